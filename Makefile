@@ -1,0 +1,40 @@
+# Two commands on a fresh Linux machine with Python 3.11:
+#   make app    create .venv if missing, install, start the Streamlit app on the shipped default checkpoint
+#   make test   same venv plus test tools, run the whole test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: app test install install-dev clean-venv
+
+$(VENV)/bin/python:
+	@echo "==> creating virtual environment in $(VENV)"
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python requirements.txt pyproject.toml
+	@echo "==> installing runtime requirements (first run downloads/installs torch; this takes a few minutes)"
+	$(PY) -m pip install --progress-bar off -r requirements.txt
+	$(PY) -m pip install --progress-bar off --no-deps -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	@echo "==> installing test tools"
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+app: $(VENV)/.installed
+	@echo "==> starting STAR Studio on http://localhost:$(PORT)"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(VENV)/.installed-dev
+	@echo "==> running the test suite"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,65 @@
+"""The ``star`` command.
+
+Each sub-command lives in the module that owns its work. That module exposes two functions:
+``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them together, importing a
+module when its command is used, so ``star --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("star.data.info", "inspect a clip bank: `star data info PATH`"),
+    "prepare-ntu": ("star.data.prepare_ntu", "turn raw NTU RGB+D .skeleton folders into a clip bank"),
+    "prepare-pku": ("star.data.prepare_pku", "turn raw PKU-MMD skeleton + label folders into a clip bank"),
+    "synth": ("star.skeleton.synth", "write the synthetic demo clips (assets/samples)"),
+    "describe": ("star.text.describe", "generate part descriptions for new classes with an LLM endpoint"),
+    "embed": ("star.text.embed", "precompute a benchmark's name and description embeddings"),
+    "train-backbone": ("star.train_backbone", "train the Shift-GCN backbone on the seen classes"),
+    "extract": ("star.extract", "cache frozen-backbone features for fast head training"),
+    "train": ("star.train", "train the STAR head (or baseline / ablation) on cached features"),
+    "eval": ("star.evaluate", "evaluate a checkpoint: ZSL, GZSL S/U/H, AUSUC"),
+    "predict": ("star.inference", "zero-shot predictions for a clip or a clip bank"),
+}
+
+
+def build_parser(load: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="star", description="STAR zero-shot skeleton action recognition")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if load:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        # Top-level help without importing every module (torch is slow to import).
+        parser = build_parser(load=False)
+        if not argv or argv[0] in ("-h", "--help"):
+            parser.print_help()
+            return 0
+        parser.parse_args(argv)  # prints "invalid choice" and exits 2
+        return 2
+    module_name = COMMANDS[argv[0]][0]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"star {argv[0]}", description=COMMANDS[argv[0]][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
