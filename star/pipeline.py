@@ -1,0 +1,124 @@
+"""A trained STAR model as one object: frozen backbone + head + the class text it was trained with.
+
+``StarPipeline`` is what evaluation, ``star predict`` and the app use, so every consumer computes scores the
+same way: clip -> ``to_model_input`` -> ``ShiftGCN.features`` -> head -> global feature -> cosine against the
+projected class-name embeddings -> calibrated stacking (``star.zsl``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from star.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from star.models import GlobalBaseline, ShiftGCN, StarConfig, StarHead, freeze
+from star.skeleton.clip import Clip
+from star.skeleton.transforms import to_model_input_batch
+from star.zsl import cosine_scores
+
+HEAD_CONFIG_KEYS = ("num_parts", "d_model", "num_prompts", "num_heads", "ffn_hidden", "text_hidden", "dropout",
+                    "use_attention", "use_visual_prompts", "use_semantic_prompts")
+
+
+def head_config(head_cfg: dict, num_classes: int, text_dim: int, feat_dim: int = 256) -> dict:
+    """The StarConfig fields for a run's ``head`` section (what the checkpoint sidecar stores)."""
+    return {"num_classes": num_classes, "text_dim": text_dim, "feat_dim": feat_dim,
+            **{k: head_cfg[k] for k in HEAD_CONFIG_KEYS}}
+
+
+def build_head(model_kind: str, config: dict) -> torch.nn.Module:
+    cfg = StarConfig(**config)
+    if model_kind == "baseline":
+        return GlobalBaseline(cfg)
+    if model_kind == "star":
+        return StarHead(cfg)
+    raise ValueError(f"unknown head model '{model_kind}' (expected 'star' or 'baseline')")
+
+
+@dataclass
+class HeadOutputs:
+    """Numpy outputs of the head for N clips. part_features / attention are None for the baseline."""
+
+    global_features: np.ndarray  # (N, m)
+    part_features: np.ndarray | None  # (N, K, m)
+    attention: list[np.ndarray] | None  # K arrays (N, heads, m, T' * |part|)
+
+
+class StarPipeline:
+    def __init__(self, ckpt: Checkpoint, device: str = "cpu"):
+        self.ckpt = ckpt
+        self.meta = ckpt.meta
+        self.device = device
+        bcfg = self.meta["backbone_config"]
+        self.backbone = ShiftGCN(num_classes=bcfg["num_classes"], num_person=bcfg["num_person"])
+        try:
+            self.backbone.load_state_dict(ckpt.sub_state("backbone"))
+            self.head = build_head(self.meta["model"], self.meta["head_config"])
+            self.head.load_state_dict(ckpt.sub_state("head"))
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{ckpt.path}: weights do not match the sidecar's configuration ({exc})") from exc
+        freeze(self.backbone)
+        self.backbone.to(device)
+        self.head.to(device).eval()
+        self.name_emb = ckpt.tensors["text.names"].float()
+        self.part_emb = ckpt.tensors.get("text.parts")
+        with torch.no_grad():
+            self.name_proj, self.desc_proj = self.project_text(use_prompt=True)
+            self.desc_proj_noprompt = self.project_text(use_prompt=False)[1]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "StarPipeline":
+        return cls(load_checkpoint(path), device)
+
+    # ------------------------------------------------------------------ text side
+    @torch.no_grad()
+    def project_text(self, use_prompt: bool = True, names: torch.Tensor | None = None,
+                     parts: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Projected (name (C, m), descriptions (K, C, m) or None) embeddings in the shared space."""
+        names = self.name_emb if names is None else names
+        parts = self.part_emb if parts is None else parts
+        if self.meta["model"] == "baseline":
+            return self.head.encode_names(names.to(self.device)).cpu().numpy(), None
+        name_proj, desc_proj = self.head.encode_text(names.to(self.device), parts.float().to(self.device),
+                                                     use_prompt=use_prompt)
+        return name_proj.cpu().numpy(), desc_proj.cpu().numpy()
+
+    @torch.no_grad()
+    def project_names(self, name_embeddings: np.ndarray) -> np.ndarray:
+        """Project raw name embeddings of ANY class names (open vocabulary) into the shared space: (C', m)."""
+        t = torch.as_tensor(np.asarray(name_embeddings, dtype=np.float32), device=self.device)
+        return self.head.encode_names(t).cpu().numpy()
+
+    # ------------------------------------------------------------------ skeleton side
+    @torch.no_grad()
+    def backbone_features(self, inputs: np.ndarray) -> torch.Tensor:
+        """(N, 3, T, 25, 2) -> (N, 256, T/4, 25)."""
+        return self.backbone.features(torch.as_tensor(inputs, dtype=torch.float32, device=self.device))
+
+    @torch.no_grad()
+    def head_outputs(self, features, batch_size: int = 256, with_attention: bool = False) -> HeadOutputs:
+        """Head outputs for backbone features (N, 256, T', 25) given as numpy or torch."""
+        g, p, att = [], [], []
+        for s in range(0, len(features), batch_size):
+            x = torch.as_tensor(np.asarray(features[s:s + batch_size], dtype=np.float32), device=self.device)
+            out = self.head(x)
+            g.append(out.global_feature.cpu().numpy())
+            if out.part_features is not None:
+                p.append(out.part_features.cpu().numpy())
+            if with_attention and out.attention is not None:
+                att.append([a.cpu().numpy() for a in out.attention])
+        attention = None
+        if att:
+            attention = [np.concatenate([a[k] for a in att]) for k in range(len(att[0]))]
+        return HeadOutputs(np.concatenate(g), np.concatenate(p) if p else None, attention)
+
+    def clips_outputs(self, clips: list[Clip], with_attention: bool = True) -> HeadOutputs:
+        inputs = to_model_input_batch([c.frames for c in clips], self.meta["num_frames"])
+        return self.head_outputs(self.backbone_features(inputs), with_attention=with_attention)
+
+    def scores(self, global_features: np.ndarray, name_proj: np.ndarray | None = None) -> np.ndarray:
+        """Cosine scores (N, C) against the checkpoint's classes (or the given projected names)."""
+        return cosine_scores(global_features, self.name_proj if name_proj is None else name_proj)

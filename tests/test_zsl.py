@@ -1,0 +1,260 @@
+"""Zero-shot math (star/zsl.py): hand-computed values, ties, sweep == loop, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from star import zsl
+
+# 4 clips x 3 classes; seen = {0, 1}, unseen = {2}.
+# margins s* - u*: clip0 0.4, clip1 0.1, clip2 0.3, clip3 -0.3
+SCORES = np.array([
+    [0.9, 0.1, 0.5],  # label 0: best seen 0 (right)
+    [0.2, 0.6, 0.5],  # label 1: best seen 1 (right)
+    [0.7, 0.1, 0.4],  # label 2: unseen class 2 is its only unseen choice
+    [0.3, 0.2, 0.6],  # label 2
+])
+LABELS = np.array([0, 1, 2, 2])
+SEEN, UNSEEN = [0, 1], [2]
+
+
+# ---------------------------------------------------------------- cosine scores
+
+def test_cosine_scores_known_values_and_zero_vectors():
+    feats = np.array([[1.0, 0.0], [0.0, 0.0], [3.0, 4.0]])
+    emb = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    out = zsl.cosine_scores(feats, emb)
+    assert out.shape == (3, 3)
+    np.testing.assert_allclose(out, [[1, 0, 0], [0, 0, 0], [0.6, 0.8, 0]], atol=1e-12)
+    assert not np.isnan(out).any()
+
+
+def test_cosine_scores_accepts_torch_with_grad():
+    feats = torch.randn(5, 8, requires_grad=True)
+    emb = torch.randn(3, 8)
+    out = zsl.cosine_scores(feats, emb)
+    ref = torch.nn.functional.cosine_similarity(feats[:, None], emb[None], dim=-1).detach().numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+
+
+# ---------------------------------------------------------------- ZSL
+
+def test_zsl_predict_and_accuracy_hand_made():
+    scores = np.array([[5, 1, 2, 3], [5, 1, 3, 2], [0, 9, 1, 1], [0, 0, 4, 1]], float)
+    labels = np.array([2, 2, 3, 3])
+    unseen = [3, 2]  # order of the list does not matter
+    # clip2: tie between 2 and 3 -> smallest index 2; seen classes 0, 1 never predicted
+    assert zsl.zsl_predict(scores, unseen).tolist() == [3, 2, 2, 2]
+    assert zsl.zsl_accuracy(scores, labels, unseen) == 0.25
+
+
+def test_zsl_accuracy_ignores_seen_label_clips():
+    scores = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]], float)
+    labels = np.array([0, 1, 2])  # clip 0 has a seen label: not counted
+    assert zsl.zsl_accuracy(scores, labels, [1, 2]) == 1.0
+
+
+def test_zsl_per_sample_vs_per_class_unbalanced():
+    # class 2: three clips, all right; class 3: one clip, wrong
+    scores = np.array([[0, 0, 1, 0]] * 3 + [[0, 0, 1, 0]], float)
+    labels = np.array([2, 2, 2, 3])
+    assert zsl.zsl_accuracy(scores, labels, [2, 3]) == 0.75
+    assert zsl.zsl_accuracy(scores, labels, [2, 3], per_class=True) == 0.5
+
+
+def test_topk_accuracy():
+    scores = np.array([[0, 0.9, 0.5, 0.1], [0, 0.1, 0.2, 0.3]])
+    labels = np.array([3, 1])
+    unseen = [1, 2, 3]
+    assert zsl.topk_accuracy(scores, labels, unseen, k=1) == 0.0
+    assert zsl.topk_accuracy(scores, labels, unseen, k=2) == 0.0
+    assert zsl.topk_accuracy(scores, labels, unseen, k=3) == 1.0
+    assert zsl.topk_accuracy(scores, labels, unseen, k=10) == 1.0  # capped at len(unseen)
+    # top-1 equals zsl_accuracy, ties included (integer scores)
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 3, (40, 6)).astype(float)
+    y = rng.integers(0, 6, 40)
+    assert zsl.topk_accuracy(s, y, [1, 3, 4], k=1) == zsl.zsl_accuracy(s, y, [1, 3, 4])
+
+
+# ---------------------------------------------------------------- GZSL
+
+def test_gzsl_hand_made_gamma_0_and_05():
+    assert zsl.gzsl_predict(SCORES, SEEN, 0.0).tolist() == [0, 1, 0, 2]
+    m = zsl.gzsl_metrics(SCORES, LABELS, SEEN, UNSEEN, 0.0)
+    assert m["S"] == 1.0 and m["U"] == 0.5
+    assert m["H"] == pytest.approx(2 / 3, abs=1e-15)
+    assert zsl.gzsl_predict(SCORES, SEEN, 0.5).tolist() == [2, 2, 2, 2]
+    assert zsl.gzsl_metrics(SCORES, LABELS, SEEN, UNSEEN, 0.5) == {"S": 0.0, "U": 1.0, "H": 0.0}
+    m = zsl.gzsl_metrics(SCORES, LABELS, SEEN, UNSEEN, 0.2)
+    assert (m["S"], m["U"], m["H"]) == (0.5, 0.5, 0.5)
+    # a negative gamma favours unseen less: clip3 (margin -0.3) stays unseen only for gamma > -0.3
+    assert zsl.gzsl_metrics(SCORES, LABELS, SEEN, UNSEEN, -0.5) == {"S": 1.0, "U": 0.0, "H": 0.0}
+
+
+def test_gzsl_ties():
+    s = np.array([[1.0, 0.0, 1.0], [2.0, 2.0, 1.0], [1.0, 1.0, 0.0]])
+    # clip0: s* == u* at gamma 0 -> seen wins; clip1: tie inside seen -> smallest index
+    assert zsl.gzsl_predict(s, [0, 1], 0.0).tolist() == [0, 0, 0]
+    # margin clip1 = 1: at gamma exactly 1 seen still wins, just above it unseen wins
+    assert zsl.gzsl_predict(s, [0, 1], 1.0).tolist() == [2, 0, 0]
+    assert zsl.gzsl_predict(s, [0, 1], np.nextafter(1.0, 2)).tolist() == [2, 2, 2]
+    # tie inside unseen: smallest index
+    assert zsl.gzsl_predict(np.array([[0.0, 3.0, 3.0]]), [0], 0.0).tolist() == [1]
+
+
+def test_gzsl_predict_matches_argmax_of_calibrated_scores_without_ties():
+    rng = np.random.default_rng(1)
+    s = rng.normal(size=(200, 9))
+    seen = [0, 2, 3, 5, 8]
+    for gamma in (-0.5, 0.0, 0.3, 1.2):
+        expect = np.argmax(zsl.calibrated_scores(s, seen, gamma), axis=1)
+        assert np.array_equal(zsl.gzsl_predict(s, seen, gamma), expect)
+
+
+def test_gzsl_unseen_accuracy_zero_without_unseen_clips():
+    m = zsl.gzsl_metrics(SCORES[:2], LABELS[:2], SEEN, UNSEEN, 0.0)
+    assert m == {"S": 1.0, "U": 0.0, "H": 0.0}
+    sw = zsl.gamma_sweep(SCORES[:2], LABELS[:2], SEEN, UNSEEN, [0.0, 1.0])
+    assert sw["U"].tolist() == [0.0, 0.0]
+
+
+# ---------------------------------------------------------------- sweep == loop
+
+def _loop(scores, labels, seen, unseen, gammas, per_class):
+    rows = [zsl.gzsl_metrics(scores, labels, seen, unseen, g, per_class=per_class) for g in gammas]
+    return {k: np.array([r[k] for r in rows]) for k in ("S", "U", "H")}
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_sweep_equals_loop_exactly_with_ties(per_class):
+    rng = np.random.default_rng(2)
+    for trial in range(20):
+        c = int(rng.integers(2, 9))
+        n = int(rng.integers(1, 60))
+        perm = rng.permutation(c)
+        k = int(rng.integers(1, c))
+        seen, unseen = perm[:k].tolist(), perm[k:].tolist()
+        if trial % 2:
+            scores = rng.integers(-2, 3, (n, c)).astype(float)  # many exact ties
+        else:
+            scores = rng.normal(size=(n, c))
+        labels = rng.integers(0, c, n)
+        margins = zsl._group_best(scores, np.sort(seen), np.sort(unseen))[2]
+        gammas = np.concatenate([
+            np.arange(-5, 5.5, 0.5), margins, np.nextafter(margins, np.inf), np.nextafter(margins, -np.inf),
+            [np.inf, -np.inf], zsl.default_gamma_grid(scores, seen, unseen), rng.normal(size=20),
+        ])
+        rng.shuffle(gammas)
+        sweep = zsl.gamma_sweep(scores, labels, seen, unseen, gammas, per_class=per_class)
+        loop = _loop(scores, labels, seen, unseen, gammas, per_class)
+        assert np.array_equal(sweep["gamma"], gammas)
+        for key in ("S", "U", "H"):
+            assert np.array_equal(sweep[key], loop[key]), (trial, key)
+
+
+def test_sweep_accepts_torch_inputs():
+    s = torch.tensor(SCORES)
+    out = zsl.gamma_sweep(s, torch.tensor(LABELS), SEEN, UNSEEN, torch.tensor([0.0, 0.5]))
+    assert out["S"].tolist() == [1.0, 0.0] and out["U"].tolist() == [0.5, 1.0]
+
+
+# ---------------------------------------------------------------- grid, curve, AUSUC, choosing gamma
+
+def _decisions(scores, seen, gammas):
+    return {tuple(zsl.gzsl_predict(scores, seen, g).tolist()) for g in gammas}
+
+
+def test_default_grid_reaches_every_decision():
+    rng = np.random.default_rng(3)
+    for scores in (rng.integers(0, 4, (30, 5)).astype(float), rng.normal(size=(30, 5))):
+        seen, unseen = [0, 3], [1, 2, 4]
+        grid = zsl.default_gamma_grid(scores, seen, unseen)
+        assert np.all(np.diff(grid) > 0) and 0.0 in grid
+        m = zsl._group_best(scores, np.array(seen), np.array(unseen))[2]
+        dense = np.concatenate([m, np.nextafter(m, np.inf), [-np.inf, np.inf]])
+        assert _decisions(scores, seen, grid) == _decisions(scores, seen, dense)
+        assert len(_decisions(scores, seen, grid)) == np.unique(m).size + 1
+        small = zsl.default_gamma_grid(scores, seen, unseen, num=4, include_zero=False)
+        assert small.size <= 4 and small[0] == grid[0] and small[-1] == grid[-1]
+
+
+def test_default_grid_adjacent_float_margins():
+    a = 0.5
+    b = np.nextafter(a, 1.0)
+    scores = np.array([[a, 0.0], [b, 0.0]])  # margins a and b, adjacent doubles
+    grid = zsl.default_gamma_grid(scores, [0], [1], include_zero=False)
+    assert len(_decisions(scores, [0], grid)) == 3
+
+
+def test_curve_and_ausuc_hand_made():
+    S, U, g = zsl.seen_unseen_curve(SCORES, LABELS, SEEN, UNSEEN)
+    assert np.all(np.diff(g) > 0)
+    assert (S[0], U[0]) == (1.0, 0.0) and (S[-1], U[-1]) == (0.0, 1.0)
+    points = set(zip(U.tolist(), S.tolist()))
+    assert points == {(0.0, 1.0), (0.5, 1.0), (0.5, 0.5), (1.0, 0.5), (1.0, 0.0)}
+    # area: 0.5 * 1 + 0.5 * 0.5
+    assert zsl.ausuc(S, U) == pytest.approx(0.75, abs=1e-15)
+
+
+def test_ausuc_conventions():
+    assert zsl.ausuc([0.8, 0.6, 0.0], [0.0, 0.5, 1.0]) == pytest.approx(0.5, abs=1e-15)
+    # order of points does not matter
+    assert zsl.ausuc([0.0, 0.8, 0.6], [1.0, 0.0, 0.5]) == pytest.approx(0.5, abs=1e-15)
+    # a partial curve gets (0, max S) and (max U, 0) added
+    assert zsl.ausuc([0.6], [0.5]) == pytest.approx(0.3, abs=1e-15)
+    # perfect classifier: the unit square
+    assert zsl.ausuc([1.0, 1.0, 0.0], [0.0, 1.0, 1.0]) == pytest.approx(1.0)
+
+
+def test_choose_gamma_ties():
+    # H = 2/3 for gamma in (-0.3, 0.1] and in (0.3, 0.4]
+    g, h = zsl.choose_gamma(SCORES, LABELS, SEEN, UNSEEN)
+    assert g == 0.0 and h == pytest.approx(2 / 3)
+    g, h = zsl.choose_gamma(SCORES, LABELS, SEEN, UNSEEN, gammas=[0.35, 0.05, -0.05, 0.2])
+    assert g == -0.05 and h == pytest.approx(2 / 3)
+    g, _ = zsl.choose_gamma(SCORES, LABELS, SEEN, UNSEEN, gammas=[0.35, 0.5])
+    assert g == 0.35
+
+
+# ---------------------------------------------------------------- per-class views
+
+def test_confusion_matrix_and_normalise():
+    labels, preds = [0, 0, 1, 2, 2], [0, 1, 1, 5, 2]
+    assert zsl.confusion_matrix(labels, preds, [0, 1]).tolist() == [[1, 1], [0, 1]]
+    cm = zsl.confusion_matrix(labels, preds, [2, 0], other=True)
+    assert cm.tolist() == [[1, 0, 1], [0, 1, 1]]
+    assert zsl.normalise_rows([[1, 1], [0, 0], [0, 4]]).tolist() == [[0.5, 0.5], [0, 0], [0, 1]]
+
+
+def test_per_class_accuracy():
+    acc = zsl.per_class_accuracy([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], [0, 1, 2, 3])
+    assert acc == {0: 0.5, 1: 1.0, 2: pytest.approx(2 / 3)}
+
+
+# ---------------------------------------------------------------- input checks
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: zsl.zsl_accuracy(np.zeros(3), [0, 1, 2], [1]), "matrix"),
+    (lambda: zsl.zsl_accuracy(SCORES, [0, 1], UNSEEN), "labels has 2 entries"),
+    (lambda: zsl.zsl_accuracy(SCORES, LABELS, []), "unseen class list is empty"),
+    (lambda: zsl.zsl_accuracy(SCORES, [0, 1, 2, 7], UNSEEN), r"labels \[7\] are out of range"),
+    (lambda: zsl.zsl_accuracy(SCORES, [0, 1, 1, 0], UNSEEN), "no test clip has an unseen label"),
+    (lambda: zsl.zsl_predict(SCORES, [3]), r"unseen classes \[3\] are out of range"),
+    (lambda: zsl.zsl_accuracy(np.full((2, 2), np.nan), [0, 1], [1]), "NaN"),
+    (lambda: zsl.topk_accuracy(SCORES, LABELS, UNSEEN, k=0), "k must be"),
+    (lambda: zsl.gzsl_metrics(SCORES, LABELS, [0, 1], [1, 2], 0.0), "both seen and unseen"),
+    (lambda: zsl.gzsl_metrics(SCORES, LABELS, [0], [2], 0.0), r"missing \[1\]"),
+    (lambda: zsl.gzsl_predict(SCORES, [0, 1, 2], 0.0), "at least one unseen"),
+    (lambda: zsl.gzsl_predict(SCORES, SEEN, float("nan")), "gamma is NaN"),
+    (lambda: zsl.gamma_sweep(SCORES, LABELS, SEEN, UNSEEN, []), "gammas"),
+    (lambda: zsl.cosine_scores(np.zeros((2, 3)), np.zeros((2, 4))), "share D"),
+    (lambda: zsl.ausuc([0.5, 0.2], [0.1]), "same length"),
+    (lambda: zsl.confusion_matrix([0, 1], [0], [0, 1]), "same length"),
+    (lambda: zsl.default_gamma_grid(SCORES, SEEN, UNSEEN, num=1), "num must be"),
+])
+def test_input_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
