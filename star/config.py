@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "device": "cpu",
     "num_frames": 64,
+    "max_clips_per_class": None,  # keep at most this many clips per class in each split (quick runs, tests)
     "backbone": {
         "epochs": 30,
         "batch_size": 32,
@@ -152,3 +153,19 @@ def resolve_config(args: argparse.Namespace | None = None, path: str | Path | No
 
 def run_dir(cfg: dict) -> Path:
     return Path(cfg["run_dir"])
+
+
+def load_benchmark_splits(cfg: dict):
+    """(benchmark, {'train', 'test'} clip banks) for a run, honouring ``max_clips_per_class``."""
+    import numpy as np
+
+    from star.data import get_benchmark
+
+    bench = get_benchmark(cfg["benchmark"])
+    splits = bench.load_splits(cfg["data_dir"])
+    limit = cfg.get("max_clips_per_class")
+    if limit:
+        for key, bank in splits.items():
+            keep = np.concatenate([np.flatnonzero(bank.label == c)[:limit] for c in np.unique(bank.label)])
+            splits[key] = bank.subset(np.sort(keep))
+    return bench, splits

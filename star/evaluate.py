@@ -91,14 +91,14 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
               "global_features": glob.astype(np.float32), "name_proj": name_proj.astype(np.float32),
               "seen": np.array(bench.seen_classes), "unseen": np.array(bench.unseen_classes)}
     if parts is not None:
+        bundle.update({"part_features": part_feats.astype(np.float32), "desc_proj": desc_proj.astype(np.float32),
+                       "desc_proj_noprompt": desc_noprompt.astype(np.float32)})
         rows = pick_attention_clips(labels)
         out = head(torch.as_tensor(np.asarray(test["x"][rows], np.float32), device=device))
-        bundle.update({
-            "part_features": part_feats.astype(np.float32), "desc_proj": desc_proj.astype(np.float32),
-            "desc_proj_noprompt": desc_noprompt.astype(np.float32), "attention_rows": rows,
-            "attention_time_joint": attention_time_joint([a.cpu().numpy() for a in out.attention],
-                                                         cfg["head"]["num_parts"]),
-        })
+        if out.attention:  # absent in the "without attention" ablation
+            bundle["attention_rows"] = rows
+            bundle["attention_time_joint"] = attention_time_joint([a.cpu().numpy() for a in out.attention],
+                                                                  cfg["head"]["num_parts"])
     return metrics, bundle
 
 

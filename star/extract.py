@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from star.config import add_config_arguments, resolve_config, run_dir
-from star.data import get_benchmark
+from star.config import add_config_arguments, load_benchmark_splits, resolve_config, run_dir
 from star.models import ShiftGCN, freeze
 from star.skeleton.transforms import augment, to_model_input
 from star.train_backbone import BACKBONE_FILE, load_backbone_weights
@@ -36,8 +35,12 @@ def load_backbone(path: str | Path, num_classes: int, num_person: int = 2, devic
 
 @torch.no_grad()
 def backbone_features(model: ShiftGCN, inputs: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """(N, 3, T, 25, 2) model inputs -> (N, 256, T/4, 25) float32 features."""
-    x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(device)
+    """(N, 3, T, 25, 2) model inputs -> (N, 256, T/4, 25) float32 features.
+
+    A backbone built for one body (``num_person: 1``, used for single-person data such as pool42, at half
+    the cost) reads the first body, which the readers order by amount of motion.
+    """
+    x = torch.as_tensor(np.asarray(inputs, dtype=np.float32)[..., :model.num_person], device=device)
     return model.features(x).float().cpu().numpy()
 
 
@@ -67,8 +70,7 @@ def _write_split(out: Path, split: str, model, items, cfg, batch_size: int = 32)
 
 def extract(cfg: dict) -> Path:
     rd = run_dir(cfg)
-    bench = get_benchmark(cfg["benchmark"])
-    splits = bench.load_splits(cfg["data_dir"])
+    bench, splits = load_benchmark_splits(cfg)
     model = load_backbone(rd / BACKBONE_FILE, len(bench.seen_classes), cfg["backbone"]["num_person"], cfg["device"])
     out = rd / FEATURE_DIR
     out.mkdir(parents=True, exist_ok=True)

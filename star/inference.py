@@ -73,7 +73,7 @@ class Predictor:
                 zsl_top=_top(scores[i], unseen, self.class_names, top_k),
                 gzsl_top=_top(cal[i], list(range(len(self.class_names))), self.class_names, top_k),
                 part_scores=part_scores, attention_time_joint=None if maps is None else maps[i],
-                attention=None if out.attention is None else [a[i] for a in out.attention]))
+                attention=None if not out.attention else [a[i] for a in out.attention]))
         return preds
 
     def encoder(self):

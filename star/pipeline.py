@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from star.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from star.extract import backbone_features
 from star.models import GlobalBaseline, ShiftGCN, StarConfig, StarHead, freeze
 from star.skeleton.clip import Clip
 from star.skeleton.transforms import to_model_input_batch
@@ -96,7 +97,7 @@ class StarPipeline:
     @torch.no_grad()
     def backbone_features(self, inputs: np.ndarray) -> torch.Tensor:
         """(N, 3, T, 25, 2) -> (N, 256, T/4, 25)."""
-        return self.backbone.features(torch.as_tensor(inputs, dtype=torch.float32, device=self.device))
+        return torch.from_numpy(backbone_features(self.backbone, inputs, self.device))
 
     @torch.no_grad()
     def head_outputs(self, features, batch_size: int = 256, with_attention: bool = False) -> HeadOutputs:
@@ -108,7 +109,7 @@ class StarPipeline:
             g.append(out.global_feature.cpu().numpy())
             if out.part_features is not None:
                 p.append(out.part_features.cpu().numpy())
-            if with_attention and out.attention is not None:
+            if with_attention and out.attention:
                 att.append([a.cpu().numpy() for a in out.attention])
         attention = None
         if att:

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from star import distributed
-from star.config import add_config_arguments, resolve_config, run_dir
+from star.config import add_config_arguments, load_benchmark_splits, resolve_config, run_dir
 from star.data import get_benchmark
 from star.checkpoint import save_checkpoint
 from star.evaluate import build_bundle, checkpoint_meta
@@ -63,7 +63,7 @@ class TrainStep(torch.nn.Module):
 def _loss(step, x, y, names, parts, classes: list[int], hcfg: dict, num_classes: int) -> dict:
     out, name_proj, desc_proj = step(x, names, parts)
     sce_classes = list(range(num_classes)) if hcfg["sce_classes"] == "all" else classes
-    return star_loss(out, name_proj, desc_proj, y, classes, sce_classes=sce_classes, tau=hcfg["tau"],
+    return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=hcfg["tau"],
                      alpha=hcfg["alpha"], beta=hcfg["beta"], use_mpce=hcfg["use_mpce"] and hcfg["model"] == "star",
                      use_sce=hcfg["use_sce"] and hcfg["model"] == "star", use_gce=hcfg["use_gce"])
 
@@ -110,7 +110,7 @@ def fit(head, x: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cf
             losses["total"].backward()
             opt.step()
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(mine) / len(x) * distributed.world_size()
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(mine) / len(x) * distributed.world_size()
         record = {"stage": stage, "epoch": epoch + 1, "lr": _lr(epoch, hcfg),
                   **{f"loss_{k}": distributed.mean_across(v) for k, v in sums.items()}}
         if on_epoch is not None:
@@ -130,7 +130,7 @@ def _rows(feats: dict, sources, clean_only: bool) -> np.ndarray:
 def select_epoch(cfg: dict, bench, feats: dict, names, parts, log: RunLog) -> dict:
     """Validation run on the pseudo-unseen fold: returns the chosen epoch, gamma and the per-epoch curve."""
     vcfg, hcfg = cfg["validation"], cfg["head"]
-    train_bank = bench.load_splits(cfg["data_dir"])["train"]
+    train_bank = load_benchmark_splits(cfg)[1]["train"]
     fold = bench.pseudo_unseen_fold(train_bank, seed=cfg["seed"], fraction=vcfg["pseudo_unseen_fraction"],
                                     val_fraction=vcfg["val_fraction"])
     p_seen, p_unseen = fold["seen_classes"], fold["unseen_classes"]

@@ -18,8 +18,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from star import distributed
-from star.config import add_config_arguments, resolve_config, run_dir
-from star.data import get_benchmark
+from star.config import add_config_arguments, load_benchmark_splits, resolve_config, run_dir
 from star.models import ShiftGCN
 from star.runlog import RunLog
 from star.skeleton.transforms import augment
@@ -30,8 +29,8 @@ STATE_FILE = "backbone_state.json"
 
 def seen_training_clips(cfg: dict):
     """(benchmark, list of frames arrays, labels as positions in the seen list) of seen-class training clips."""
-    bench = get_benchmark(cfg["benchmark"])
-    train = bench.load_splits(cfg["data_dir"])["train"]
+    bench, splits = load_benchmark_splits(cfg)
+    train = splits["train"]
     position = {c: i for i, c in enumerate(bench.seen_classes)}
     frames, labels = [], []
     for i in range(len(train)):
@@ -111,14 +110,15 @@ def train_backbone(cfg: dict) -> Path:
                    disable=not distributed.is_main())
         for b in bar:
             mine = distributed.shard(b)
-            x = torch.from_numpy(np.stack([augment(frames[i], rng, cfg["num_frames"]) for i in mine])).to(device)
+            x = np.stack([augment(frames[i], rng, cfg["num_frames"]) for i in mine])[..., :bcfg["num_person"]]
+            x = torch.from_numpy(np.ascontiguousarray(x)).to(device)
             y = torch.from_numpy(labels[mine]).to(device)
             logits = ddp_model(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(mine)
+            loss_sum += float(loss.detach()) * len(mine)
             correct += int((logits.argmax(1) == y).sum())
             total += len(mine)
             bar.set_postfix(loss=f"{float(loss):.3f}")

@@ -1,0 +1,28 @@
+"""Embedding spaces: t-SNE of test clips' global features and of the semantic space (names, part descriptions)."""
+
+import streamlit as st
+
+from pages import common
+from star import viz
+
+st.title("Embedding spaces")
+view = common.current_view()
+if view is not None:
+    key = st.session_state["checkpoint_key"]
+    st.caption(f"t-SNE (scikit-learn, fixed seed), computed once per checkpoint and cached on disk in "
+               f"`{view.cache_dir()}`. Hover a point for its class and sample.")
+    st.subheader("Skeleton space: test clips' global features")
+    sk = common.tsne(key, "skeleton")
+    st.plotly_chart(viz.embedding_scatter(sk["xy"], sk["groups"], sk["hover"], sk["symbols"],
+                                          title=f"{len(sk['xy'])} test clips (● seen, ◆ unseen; * marks unseen "
+                                                "classes)"), width="stretch")
+    st.subheader("Semantic space: class names and part descriptions")
+    if not view.is_star:
+        st.info("This checkpoint has no part descriptions (global baseline): only class names are shown.")
+    kinds = [("semantic", "with the semantic-part prompt"), ("semantic-noprompt", "without the prompt")]
+    kinds = kinds if view.is_star else [("semantic", "class names")]
+    for col, (what, label) in zip(st.columns(len(kinds)), kinds):
+        with col:
+            se = common.tsne(key, what)
+            st.plotly_chart(viz.embedding_scatter(se["xy"], se["groups"], se["hover"], se["symbols"],
+                                                  title=label, height=560), width="stretch")

@@ -1,0 +1,263 @@
+"""Zero-shot benchmarks: a class list, a seen/unseen class split, a train/test sample protocol and
+a validation protocol that never touches test clips or unseen-class clips.
+
+``get_benchmark(name)`` is cheap (class names ship in ``assets/classes/``); data is read only by
+``Benchmark.load_bank`` / ``load_splits`` from a data folder of clip banks:
+
+* ``pool42-*``: ``nwucla.npz``, ``msr3d.npz``, ``gtu3d.npz`` (the shared real data), pooled.
+* ``ntu60-*``: ``ntu60.npz``; ``ntu120-*``: ``ntu120.npz`` (``star prepare-ntu``).
+* ``pku-*``: ``pku.npz`` (``star prepare-pku``).
+
+The data folder is the ``data_dir`` argument, else ``$STAR_DATA_DIR``, else ``<repo>/../shared/data``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from star.data.clipbank import ClipBank
+from star.data.protocols import TEST, TRAIN, sample_roles
+from star.data.splits import pseudo_unseen_classes, random_unseen_classes, stratified_split
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLASS_LIST_DIR = REPO_ROOT / "assets" / "classes"
+
+
+def default_data_dir() -> Path:
+    """``$STAR_DATA_DIR`` if set, else ``<repo>/../shared/data``."""
+    env = os.environ.get("STAR_DATA_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+@lru_cache(maxsize=None)
+def class_list(name: str) -> tuple[str, ...]:
+    """Class names, in label order, from ``assets/classes/<name>.txt`` (pool42, ntu120, pkummd)."""
+    path = CLASS_LIST_DIR / f"{name}.txt"
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return tuple(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One clip-bank file of a benchmark: its file name, sample protocol and (pooled) id prefix."""
+
+    file: str
+    protocol: str
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A zero-shot benchmark.
+
+    name: e.g. ``pool42-32/10``, ``ntu60-xsub-55/5``.
+    class_names: list[str] of C names in label order (the benchmark's label space).
+    unseen_classes / seen_classes: sorted lists of label indices; together they are 0..C-1.
+    description_set: which part-description file applies: 'pool42', 'ntu120' or 'pkummd'.
+    components: the clip-bank files, pooled in order (labels shifted by the classes before them).
+    """
+
+    name: str
+    _class_names: tuple[str, ...]
+    _unseen: tuple[int, ...]
+    description_set: str
+    components: tuple[Component, ...]
+    description: str = ""
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._class_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self._class_names)
+
+    @property
+    def unseen_classes(self) -> list[int]:
+        return list(self._unseen)
+
+    @property
+    def seen_classes(self) -> list[int]:
+        unseen = set(self._unseen)
+        return [c for c in range(self.num_classes) if c not in unseen]
+
+    # ------------------------------------------------------------------ data
+    def load_bank(self, data_dir: str | os.PathLike | None = None) -> ClipBank:
+        """All clips of the benchmark in its label space, with a ``role`` extra per clip.
+
+        Returns a ``ClipBank`` whose labels index ``class_names`` and whose ``extras['role']`` is
+        (N,) int64: 0 train, 1 test, -1 unused under the benchmark's sample protocol. Pooled banks
+        prefix sample ids with the source (``nwucla/a01_s01_e00_v01``). Raises FileNotFoundError
+        (saying how to make the file) or ``SkeletonFormatError`` for a bad file.
+        """
+        folder = Path(data_dir) if data_dir is not None else default_data_dir()
+        banks, roles = [], []
+        for comp in self.components:
+            path = folder / comp.file
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: clip bank for benchmark {self.name} not found; "
+                                        f"{_how_to_make(comp.file)}")
+            bank = ClipBank.load(path)
+            roles.append(sample_roles(bank, comp.protocol))
+            banks.append(bank)
+        names = [c for b in banks for c in b.class_names]
+        if names != self.class_names:
+            raise ValueError(f"{folder}: the banks' class lists do not match benchmark {self.name} "
+                             f"(expected {self.num_classes} classes starting {self.class_names[:3]}, "
+                             f"found {len(names)} starting {names[:3]})")
+        prefixes = [c.prefix or "" for c in self.components]
+        if len(banks) > 1:
+            bank = ClipBank.concat(banks, prefixes, path=", ".join(str(folder / c.file) for c in self.components))
+        else:
+            bank = banks[0]
+        bank.extras["role"] = np.concatenate(roles)
+        return bank
+
+    def train_indices(self, bank: ClipBank) -> np.ndarray:
+        """Positions in ``load_bank``'s bank of training-protocol clips of SEEN classes (sorted int64)."""
+        return np.flatnonzero((bank.extras["role"] == TRAIN) & np.isin(bank.label, self.seen_classes))
+
+    def test_indices(self, bank: ClipBank) -> np.ndarray:
+        """Positions of test-protocol clips of ALL classes, seen and unseen (sorted int64)."""
+        return np.flatnonzero(bank.extras["role"] == TEST)
+
+    def load_splits(self, data_dir: str | os.PathLike | None = None) -> dict[str, ClipBank]:
+        """``{'train': ..., 'test': ...}``, both ``ClipBank`` in the benchmark's label space.
+
+        train: training-protocol clips of the seen classes only (no unseen-class clip, ever).
+        test: test-protocol clips of all classes. ZSL evaluates the unseen-class ones among unseen
+        classes; GZSL evaluates all of them among all classes.
+        """
+        bank = self.load_bank(data_dir)
+        return {"train": bank.subset(self.train_indices(bank)), "test": bank.subset(self.test_indices(bank))}
+
+    # ------------------------------------------------------------------ validation protocol
+    def _seen_training(self, train: ClipBank) -> np.ndarray:
+        ok = np.isin(train.label, self.seen_classes)
+        if "role" in train.extras:
+            ok &= train.extras["role"] == TRAIN
+        return np.flatnonzero(ok)
+
+    def validation_split(self, train: ClipBank, seed: int = 0,
+                         val_fraction: float = 0.2) -> tuple[ClipBank, ClipBank]:
+        """Split seen-class training clips into (train_part, val_part), stratified per class.
+
+        Only clips of seen classes (and, when ``train`` has a ``role`` key, of the training
+        protocol) are used, so passing ``load_bank``'s full bank is also safe. Per class,
+        ``round(n * val_fraction)`` clips (>= 1 when n >= 2) go to val, drawn with ``default_rng(seed)``.
+        """
+        pool = self._seen_training(train)
+        kept, held = stratified_split(train.label[pool], val_fraction, seed)
+        return train.subset(pool[kept]), train.subset(pool[held])
+
+    def pseudo_unseen_split(self, seed: int = 0, fraction: float = 0.25) -> tuple[list[int], list[int]]:
+        """(pseudo_seen, pseudo_unseen): a seeded share ``fraction`` of the SEEN classes held out.
+
+        Both are sorted label indices; their union is ``seen_classes``; no true unseen class appears.
+        """
+        return pseudo_unseen_classes(self.seen_classes, fraction, seed)
+
+    def pseudo_unseen_fold(self, train: ClipBank, seed: int = 0, fraction: float = 0.25,
+                           val_fraction: float = 0.2) -> dict:
+        """A GZSL rehearsal built from seen-class training clips only, for choosing gamma/epochs.
+
+        Returns a dict with ``seen_classes`` / ``unseen_classes`` (the pseudo split, label indices),
+        ``train`` (pseudo-seen clips to train on), ``val_seen`` (held-out pseudo-seen clips,
+        ``val_fraction`` per class) and ``val_unseen`` (all clips of the pseudo-unseen classes).
+        Labels stay in the benchmark's label space.
+        """
+        p_seen, p_unseen = self.pseudo_unseen_split(seed, fraction)
+        pool = self._seen_training(train)
+        is_seen = np.isin(train.label[pool], p_seen)
+        seen_pool, unseen_pool = pool[is_seen], pool[~is_seen]
+        kept, held = stratified_split(train.label[seen_pool], val_fraction, seed)
+        return {
+            "seen_classes": p_seen, "unseen_classes": p_unseen,
+            "train": train.subset(seen_pool[kept]), "val_seen": train.subset(seen_pool[held]),
+            "val_unseen": train.subset(unseen_pool),
+        }
+
+
+def _how_to_make(file: str) -> str:
+    if file.startswith("ntu"):
+        return "make it with `star prepare-ntu RAW_DIR OUT_DIR` and pass OUT_DIR as the data folder"
+    if file.startswith("pku"):
+        return "make it with `star prepare-pku RAW_DIR OUT_DIR` and pass OUT_DIR as the data folder"
+    return "point data_dir (or $STAR_DATA_DIR) at the folder with the shared clip banks"
+
+
+# ---------------------------------------------------------------------- registry
+POOL42_COMPONENTS = (
+    Component("nwucla.npz", "nwucla-xview", "nwucla"),
+    Component("msr3d.npz", "msr-xsub", "msr3d"),
+    Component("gtu3d.npz", "gtu-thirds", "gtu3d"),
+)
+POOL42_32_10_UNSEEN = (1, 7, 11, 13, 17, 24, 27, 35, 37, 41)
+
+# Standard zero-shot class splits (0-based label indices), from the authors' public code.
+NTU60_SPLITS = {"55/5": (10, 11, 19, 26, 56), "48/12": (3, 5, 9, 12, 15, 40, 42, 47, 51, 56, 58, 59)}
+NTU120_SPLITS = {
+    "110/10": (4, 13, 37, 43, 49, 65, 88, 95, 99, 106),
+    "96/24": (5, 9, 11, 16, 18, 20, 22, 29, 35, 39, 45, 49, 59, 68, 70, 81, 84, 87, 93, 94, 104, 113,
+              114, 119),
+}
+PKU_SPLITS = {"46/5": (1, 9, 20, 34, 50), "39/12": (3, 7, 11, 15, 19, 21, 25, 31, 33, 36, 43, 48)}
+
+
+def _build_registry() -> dict[str, Benchmark]:
+    reg: dict[str, Benchmark] = {}
+
+    def add(name, classes, unseen, desc_set, components, text):
+        reg[name] = Benchmark(name, tuple(classes), tuple(sorted(unseen)), desc_set, components, text)
+
+    pool = class_list("pool42")
+    add("pool42-32/10", pool, POOL42_32_10_UNSEEN, "pool42", POOL42_COMPONENTS,
+        "NW-UCLA + MSR Action3D + GTU3D pooled (42 classes), hand-picked 10 unseen")
+    for seed in (0, 1, 2):
+        add(f"pool42-r{seed}", pool, random_unseen_classes(42, 10, seed), "pool42", POOL42_COMPONENTS,
+            f"pool42 with 10 unseen classes drawn by default_rng({seed})")
+    ntu120, pku = class_list("ntu120"), class_list("pkummd")
+    families = [
+        ("ntu60", ntu120[:60], NTU60_SPLITS, ("xsub", "xview"), "ntu120", "ntu60.npz", "NTU RGB+D 60"),
+        ("ntu120", ntu120, NTU120_SPLITS, ("xsub", "xset"), "ntu120", "ntu120.npz", "NTU RGB+D 120"),
+        ("pku", pku, PKU_SPLITS, ("xsub", "xview"), "pkummd", "pku.npz", "PKU-MMD"),
+    ]
+    for family, classes, splits, protocols, desc_set, file, title in families:
+        for protocol in protocols:
+            comp = (Component(file, f"{family}-{protocol}"),)
+            for split, unseen in splits.items():
+                add(f"{family}-{protocol}-{split}", classes, unseen, desc_set, comp,
+                    f"{title} {protocol}, {split} seen/unseen classes")
+    return reg
+
+
+_REGISTRY: dict[str, Benchmark] | None = None
+
+
+def _registry() -> dict[str, Benchmark]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _build_registry()
+    return _REGISTRY
+
+
+def list_benchmarks() -> list[str]:
+    """Names of all registered benchmarks, in registration order."""
+    return list(_registry())
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The benchmark called ``name`` (``/`` in a split may also be written ``-`` or ``_``,
+    e.g. ``ntu60-xsub-55-5``). Raises ValueError listing the known names."""
+    reg = _registry()
+    if name in reg:
+        return reg[name]
+    for known in reg:
+        if name in (known.replace("/", "-"), known.replace("/", "_")):
+            return reg[known]
+    raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(reg)}")

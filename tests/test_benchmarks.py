@@ -1,0 +1,212 @@
+"""Benchmarks: class lists, exact seen/unseen splits, sample protocols on the shared banks, and a
+validation protocol that never touches test clips or unseen classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from star.data import ClipBank, get_benchmark, list_benchmarks
+from star.data.protocols import TEST, TRAIN, UNUSED, every_third_per_class, sample_roles
+from star.data.splits import pseudo_unseen_classes, stratified_split
+
+POOL = ["pool42-32/10", "pool42-r0", "pool42-r1", "pool42-r2"]
+
+
+@pytest.fixture(scope="module")
+def pool_bank(shared_data):
+    return get_benchmark("pool42-32/10").load_bank(shared_data)
+
+
+def test_registry_names():
+    names = list_benchmarks()
+    for n in POOL + ["ntu60-xsub-55/5", "ntu60-xsub-48/12", "ntu60-xview-55/5", "ntu60-xview-48/12",
+                     "ntu120-xsub-110/10", "ntu120-xsub-96/24", "ntu120-xset-110/10", "ntu120-xset-96/24",
+                     "pku-xsub-46/5", "pku-xsub-39/12", "pku-xview-46/5", "pku-xview-39/12"]:
+        assert n in names
+    assert get_benchmark("ntu60-xsub-55-5") is get_benchmark("ntu60-xsub-55/5")
+    assert get_benchmark("pool42-32_10").name == "pool42-32/10"
+    with pytest.raises(ValueError, match="pool42-r0"):
+        get_benchmark("pool43")
+
+
+def test_pool42_class_names():
+    b = get_benchmark("pool42-32/10")
+    assert b.num_classes == 42 and b.description_set == "pool42"
+    names = b.class_names
+    expected = {0: "pick up with one hand", 1: "pick up with two hands", 7: "doffing", 9: "carry",
+                10: "high arm wave", 11: "horizontal arm wave", 13: "hand catch", 17: "draw tick",
+                24: "side kick", 27: "tennis serve", 29: "pick up and throw", 30: "open and close the arms",
+                35: "shake the left hand", 37: "crouching", 41: "neck relaxation"}
+    for i, name in expected.items():
+        assert names[i] == name
+
+
+def test_pool42_class_names_match_shared_files(shared_data):
+    names = []
+    for f in ("nwucla.npz", "msr3d.npz", "gtu3d.npz"):
+        with np.load(shared_data / f) as d:
+            names += [str(c) for c in d["class_names"]]
+    assert get_benchmark("pool42-r1").class_names == names
+
+
+def test_pool42_splits_exact():
+    assert get_benchmark("pool42-32/10").unseen_classes == [1, 7, 11, 13, 17, 24, 27, 35, 37, 41]
+    listed = {0: [0, 1, 2, 7, 9, 11, 17, 21, 28, 34], 1: [1, 5, 10, 13, 15, 17, 26, 32, 34, 37],
+              2: [3, 8, 10, 13, 15, 17, 25, 27, 30, 39]}
+    for seed, unseen in listed.items():
+        b = get_benchmark(f"pool42-r{seed}")
+        formula = sorted(int(c) for c in np.random.default_rng(seed).choice(42, 10, replace=False))
+        assert b.unseen_classes == unseen == formula
+        assert len(b.seen_classes) == 32
+        assert sorted(b.seen_classes + b.unseen_classes) == list(range(42))
+
+
+@pytest.mark.parametrize(
+    "name, n_unseen, n_classes, desc",
+    [("ntu60-xsub-55/5", 5, 60, "ntu120"), ("ntu60-xview-48/12", 12, 60, "ntu120"),
+     ("ntu120-xsub-110/10", 10, 120, "ntu120"), ("ntu120-xset-96/24", 24, 120, "ntu120"),
+     ("pku-xsub-46/5", 5, 51, "pkummd"), ("pku-xview-39/12", 12, 51, "pkummd")],
+)
+def test_standard_splits_sizes(name, n_unseen, n_classes, desc):
+    b = get_benchmark(name)
+    assert (b.num_classes, len(b.unseen_classes), len(b.seen_classes)) == (n_classes, n_unseen,
+                                                                           n_classes - n_unseen)
+    assert b.description_set == desc and b.unseen_classes == sorted(b.unseen_classes)
+
+
+def test_standard_split_class_names():
+    b = get_benchmark("ntu60-xsub-55/5")
+    assert [b.class_names[i] for i in b.unseen_classes] == [
+        "reading", "writing", "put on a hat/cap", "jump up", "touch pocket"]
+    assert get_benchmark("ntu120-xsub-110/10").class_names[119] == "rock-paper-scissors"
+    assert get_benchmark("ntu120-xsub-110/10").class_names[:60] == b.class_names
+    assert get_benchmark("pku-xsub-46/5").unseen_classes == [1, 9, 20, 34, 50]
+    assert get_benchmark("pku-xsub-46/5").class_names[50] == "writing"
+
+
+def test_pool42_sample_protocol_counts(pool_bank):
+    role = pool_bank.extras["role"]
+    counts = {}
+    for prefix in ("nwucla", "msr3d", "gtu3d"):
+        m = np.char.startswith(pool_bank.sample_id, prefix + "/")
+        counts[prefix] = (int((role[m] == TRAIN).sum()), int((role[m] == TEST).sum()))
+    # NW-UCLA views 1+2 / view 3; MSR odd / even subjects; GTU3D floor(n/3) per class test.
+    assert counts == {"nwucla": (1020, 464), "msr3d": (291, 275), "gtu3d": (317, 152)}
+    assert len(pool_bank) == 1484 + 566 + 469 and not np.any(role == UNUSED)
+    # per-dataset label ranges
+    ucla = np.char.startswith(pool_bank.sample_id, "nwucla/")
+    assert pool_bank.label[ucla].min() == 0 and pool_bank.label[ucla].max() == 9
+    gtu = np.char.startswith(pool_bank.sample_id, "gtu3d/")
+    assert pool_bank.label[gtu].min() == 30 and pool_bank.label[gtu].max() == 41
+    assert np.all(pool_bank.view[ucla & (role == TEST)] == 3)
+    msr = np.char.startswith(pool_bank.sample_id, "msr3d/")
+    assert np.all(pool_bank.subject[msr & (role == TRAIN)] % 2 == 1)
+
+
+def test_every_third_uses_string_order_within_class():
+    clips = ["b2", "a", "c", "b10", "x", "y", "z"]
+    bank = ClipBank(np.zeros((7, 25, 3), np.float32), np.arange(8), np.array([0, 0, 0, 0, 1, 1, 1]),
+                    ["p", "q"], sample_id=np.array(clips))
+    # class 0 sorted: a, b10, b2, c -> position 2 is "b2"; class 1: x, y, z -> "z"
+    assert every_third_per_class(bank).tolist() == [TEST, TRAIN, TRAIN, TRAIN, TRAIN, TRAIN, TEST]
+
+
+def test_load_splits_never_trains_on_unseen_or_test(shared_data):
+    for name in POOL:
+        b = get_benchmark(name)
+        splits = b.load_splits(shared_data)
+        train, test = splits["train"], splits["test"]
+        assert set(np.unique(train.label)) == set(b.seen_classes)
+        assert set(np.unique(test.label)) == set(range(42))
+        assert not set(train.sample_id) & set(test.sample_id)
+        assert np.all(train.extras["role"] == TRAIN) and np.all(test.extras["role"] == TEST)
+        assert len(test) == 891
+        # train = all 1628 training-protocol clips minus those of unseen classes
+        bank = b.load_bank(shared_data)
+        unseen_train = (bank.extras["role"] == TRAIN) & np.isin(bank.label, b.unseen_classes)
+        assert len(train) == 1628 - int(unseen_train.sum())
+        assert not set(train.sample_id) & set(bank.sample_id[np.isin(bank.label, b.unseen_classes)])
+
+
+def test_split_sizes_pool42_32_10(shared_data):
+    b = get_benchmark("pool42-32/10")
+    s = b.load_splits(shared_data)
+    assert len(s["test"]) == 464 + 275 + 152
+    unseen_test = np.isin(s["test"].label, b.unseen_classes).sum()
+    assert 0 < unseen_test < len(s["test"])
+    assert np.bincount(s["train"].label, minlength=42)[b.unseen_classes].sum() == 0
+
+
+def test_validation_split_is_seeded_stratified_and_clean(shared_data):
+    b = get_benchmark("pool42-r0")
+    bank = b.load_bank(shared_data)
+    tr, val = b.validation_split(bank, seed=0, val_fraction=0.2)
+    test_ids = set(bank.sample_id[bank.extras["role"] == TEST])
+    for part in (tr, val):
+        assert not set(part.sample_id) & test_ids
+        assert not np.isin(part.label, b.unseen_classes).any()
+    assert not set(tr.sample_id) & set(val.sample_id)
+    n_seen_train = len(b.train_indices(bank))
+    assert len(tr) + len(val) == n_seen_train
+    counts = np.bincount(b.load_splits(shared_data)["train"].label, minlength=42)
+    for c in b.seen_classes:
+        assert (val.label == c).sum() == max(1, round(counts[c] * 0.2))
+    tr2, val2 = b.validation_split(bank, seed=0)
+    assert val2.sample_id.tolist() == val.sample_id.tolist()
+    _, val3 = b.validation_split(bank, seed=1)
+    assert val3.sample_id.tolist() != val.sample_id.tolist()
+
+
+def test_pseudo_unseen_fold(shared_data):
+    b = get_benchmark("pool42-32/10")
+    p_seen, p_unseen = b.pseudo_unseen_split(seed=0, fraction=0.25)
+    assert len(p_unseen) == 8 and len(p_seen) == 24
+    assert sorted(p_seen + p_unseen) == b.seen_classes
+    assert not set(p_unseen) & set(b.unseen_classes)
+    assert b.pseudo_unseen_split(seed=0) == (p_seen, p_unseen)
+    assert b.pseudo_unseen_split(seed=1) != (p_seen, p_unseen)
+    train = b.load_splits(shared_data)["train"]
+    fold = b.pseudo_unseen_fold(train, seed=0)
+    assert fold["unseen_classes"] == p_unseen
+    assert set(np.unique(fold["val_unseen"].label)) == set(p_unseen)
+    assert set(np.unique(fold["train"].label)) == set(p_seen) == set(np.unique(fold["val_seen"].label))
+    test_ids = set(b.load_splits(shared_data)["test"].sample_id)
+    all_ids = [fold[k].sample_id for k in ("train", "val_seen", "val_unseen")]
+    assert sum(len(x) for x in all_ids) == len(train)
+    assert not set(np.concatenate(all_ids)) & test_ids
+
+
+def test_split_helpers_edge_cases():
+    kept, held = stratified_split(np.array([0, 1, 1, 2, 2, 2, 2, 2]), 0.2, seed=0)
+    assert sorted(np.concatenate([kept, held]).tolist()) == list(range(8))
+    labels = np.array([0, 1, 1, 2, 2, 2, 2, 2])
+    # class 0 (1 clip) keeps it; class 1 (2 clips) holds 1; class 2 (5 clips) holds round(1.0) = 1
+    assert np.bincount(labels[held], minlength=3).tolist() == [0, 1, 1]
+    with pytest.raises(ValueError):
+        stratified_split(labels, 1.0, seed=0)
+    assert pseudo_unseen_classes([4, 2], 0.9, seed=0)[1] in ([2], [4])
+    with pytest.raises(ValueError):
+        pseudo_unseen_classes([3], 0.5, seed=0)
+
+
+def test_missing_bank_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="prepare-ntu"):
+        get_benchmark("ntu60-xsub-55/5").load_bank(tmp_path)
+    with pytest.raises(FileNotFoundError, match="prepare-pku"):
+        get_benchmark("pku-xview-46/5").load_bank(tmp_path)
+
+
+def test_wrong_class_list_is_rejected(tmp_path):
+    bank = ClipBank(np.zeros((1, 25, 3), np.float32), [0, 1], [0], ["not ntu"], subject=[1], view=[1])
+    bank.save(tmp_path / "ntu60.npz")
+    with pytest.raises(ValueError, match="class lists do not match"):
+        get_benchmark("ntu60-xsub-55/5").load_bank(tmp_path)
+
+
+def test_protocol_needing_missing_key_says_so():
+    bank = ClipBank(np.zeros((1, 25, 3), np.float32), [0, 1], [0], ["a"])
+    with pytest.raises(ValueError, match="setup"):
+        sample_roles(bank, "ntu120-xset")
+    with pytest.raises(ValueError, match="split_xsub"):
+        sample_roles(bank, "pku-xsub")
