@@ -1,9 +1,12 @@
 """STAR Studio: the Streamlit entry point (``make app`` or ``streamlit run app.py``).
 
 Sidebar: checkpoint picker (every checkpoint under ``checkpoints/`` or ``$STAR_CHECKPOINTS``, plus a typed
-path) and the gamma slider shared by every page. Pages live in ``pages/``; heavy objects are cached in
-``pages/common.py``. State shared across pages sits in ``st.session_state``: ``view`` (the loaded checkpoint's
-``ModelView``, or None), ``checkpoint_error`` and ``gamma``.
+path) and the gamma slider shared by every page. Pages live in ``app_pages/``; heavy objects are cached in
+``app_pages/common.py``. (Not ``pages/``: Streamlit 1.67 treats a ``pages/`` folder next to the entry script as
+a legacy multipage app until ``st.navigation`` has run once, so a fresh server opened on ``/calibration``
+would run that page without this script, and AppTest loses the sidebar.)
+State shared across pages sits in ``st.session_state``: ``view`` (the loaded checkpoint's ``ModelView``, or
+None), ``checkpoint_key``, ``checkpoint_error`` and ``gamma``.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from pages import common  # noqa: E402
+from app_pages import common  # noqa: E402
 
-st.set_page_config(page_title="STAR Studio", page_icon="🦴", layout="wide")
+st.set_page_config(page_title="STAR Studio", page_icon=":material/accessibility_new:", layout="wide")
 
 PAGES = [
-    st.Page("pages/model.py", title="Model", icon="📋", default=True),
-    st.Page("pages/predict.py", title="Predict", icon="🎯"),
-    st.Page("pages/embeddings.py", title="Embedding spaces", icon="🌌"),
-    st.Page("pages/confusion.py", title="Confusion", icon="🔀"),
-    st.Page("pages/calibration.py", title="Calibration", icon="⚖️"),
+    st.Page("app_pages/model.py", title="Model", icon=":material/info:", default=True),
+    st.Page("app_pages/predict.py", title="Predict", icon=":material/directions_run:"),
+    st.Page("app_pages/embeddings.py", title="Embedding spaces", icon=":material/scatter_plot:"),
+    st.Page("app_pages/confusion.py", title="Confusion", icon=":material/grid_on:"),
+    st.Page("app_pages/calibration.py", title="Calibration", icon=":material/tune:"),
 ]
 nav = st.navigation(PAGES)
 common.sidebar()

@@ -100,6 +100,11 @@ class ModelView:
             return [str(s) for s in self.bundle["sources"]]
         return [f"test clip {i}" for i in range(len(self.labels))]
 
+    @property
+    def gamma_key(self) -> str:
+        """Session-state key of this checkpoint's gamma slider (a new checkpoint starts at its own gamma)."""
+        return f"gamma::{self.name}::{self.digest}"
+
     def cache_dir(self) -> Path:
         env = os.environ.get("STAR_CACHE_DIR")
         return Path(env) if env else self.path.parent / ".star_cache"

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "features": {
         "augmented_copies": 2,  # extra randomly augmented copies of each seen training clip
-        "dtype": "float16",
+        "dtype": "float32",  # float32 keeps cached-feature results identical to recomputing from clips
     },
     "head": {
         "model": "star",  # star | baseline

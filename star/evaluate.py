@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from star import __version__
 from star.checkpoint import code_version, load_checkpoint
-from star.data import get_benchmark
+from star.config import load_benchmark_splits
 from star.skeleton.topology import partition
 from star.zsl import (ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy)
 
@@ -145,7 +145,8 @@ def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: b
         scores, labels = b["scores"], b["labels"]
     else:
         pipe = StarPipeline(ckpt, device)
-        test = get_benchmark(meta["benchmark"]).load_splits(data_dir)["test"]
+        run_cfg = dict(meta["config"], data_dir=data_dir or meta["config"].get("data_dir"))
+        test = load_benchmark_splits(run_cfg)[1]["test"]  # same clips as at training time
         glob, labels = [], np.asarray(test.label)
         for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
             frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]

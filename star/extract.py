@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ def _write_split(out: Path, split: str, model, items, cfg, batch_size: int = 32)
 
 
 def extract(cfg: dict) -> Path:
+    start = time.perf_counter()
     rd = run_dir(cfg)
     bench, splits = load_benchmark_splits(cfg)
     model = load_backbone(rd / BACKBONE_FILE, len(bench.seen_classes), cfg["backbone"]["num_person"], cfg["device"])
@@ -88,7 +90,8 @@ def extract(cfg: dict) -> Path:
     counts = {"train": _write_split(out, "train", model, train_items, cfg),
               "test": _write_split(out, "test", model, test_items, cfg)}
     (out / "info.json").write_text(json.dumps({"benchmark": cfg["benchmark"], "rows": counts,
-                                               "augmented_copies": copies, "seed": cfg["seed"]}, indent=2))
+                                               "augmented_copies": copies, "seed": cfg["seed"],
+                                               "wall_time_s": round(time.perf_counter() - start, 1)}, indent=2))
     return out
 
 

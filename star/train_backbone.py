@@ -77,7 +77,7 @@ def train_backbone(cfg: dict) -> Path:
     model = ShiftGCN(num_classes=len(bench.seen_classes), num_person=bcfg["num_person"]).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=bcfg["lr"], momentum=bcfg["momentum"], nesterov=True,
                                 weight_decay=bcfg["weight_decay"])
-    start = 0
+    start, previous_wall = 0, 0.0
     state_path = out / STATE_FILE
     if state_path.exists() and (out / BACKBONE_FILE).exists():
         state = json.loads(state_path.read_text())
@@ -89,6 +89,7 @@ def train_backbone(cfg: dict) -> Path:
                 if f"momentum.{name}" in tensors:
                     optimizer.state[p]["momentum_buffer"] = tensors[f"momentum.{name}"].to(device)
             start = int(state["epochs_done"])
+            previous_wall = float(state.get("wall_time_s", 0.0))
             if distributed.is_main():
                 print(f"resuming backbone training at epoch {start + 1}")
     ddp_model = distributed.wrap(model)
@@ -121,11 +122,12 @@ def train_backbone(cfg: dict) -> Path:
             loss_sum += float(loss.detach()) * len(mine)
             correct += int((logits.argmax(1) == y).sum())
             total += len(mine)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         log.write(stage="backbone", epoch=epoch + 1, lr=lr, loss=distributed.mean_across(loss_sum / max(total, 1)),
                   train_acc=distributed.mean_across(correct / max(total, 1)))
         if distributed.is_main():
-            _save_state(out, model, optimizer, epoch, {**meta, "wall_time_s": round(log.elapsed(), 1)})
+            _save_state(out, model, optimizer, epoch,
+                        {**meta, "wall_time_s": round(previous_wall + log.elapsed(), 1)})
     distributed.teardown()
     return out / BACKBONE_FILE
 

@@ -121,8 +121,8 @@ def test_shapes():
     model = ShiftGCN(num_classes=7).eval()
     with torch.no_grad():
         assert model(small_input()).shape == (2, 7)
-        assert model.features(small_input(t=64)).shape == (2, 256, 16, 25)
-        assert model.features(small_input(t=30)).shape == (2, 256, 8, 25)  # ceil(ceil(30/2)/2)
+        assert model.features(small_input(n=1, t=64)).shape == (1, 256, 16, 25)
+        assert model.features(small_input(n=1, t=30)).shape == (1, 256, 8, 25)  # ceil(ceil(30/2)/2)
 
 
 def test_wrong_input_shape_is_explained():

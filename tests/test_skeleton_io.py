@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -173,6 +174,52 @@ def test_clip_bank_npz(tmp_path):
     np.testing.assert_array_equal(clip.frames[1], frames + 1)
 
 
+def test_malformed_clip_bank_arrays(tmp_path):
+    frames = frames_of(1, 6)[0]
+    np.savez(tmp_path / "b1.npz", frames=frames, offsets=np.array([0, 6]), label=np.int64(3))  # 0-d label
+    with pytest.raises(SkeletonFormatError, match="one entry per clip"):
+        load_clip(tmp_path / "b1.npz")
+    np.savez(tmp_path / "b2.npz", frames=frames, offsets=np.array([0, 9]))
+    with pytest.raises(SkeletonFormatError, match=r"array 'frames'.*covering offsets 0\.\.9"):
+        load_clip(tmp_path / "b2.npz")
+    np.savez(tmp_path / "b3.npz", frames=frames, offsets=np.array([0, 6]), frames_body2=frames[:3])
+    with pytest.raises(SkeletonFormatError, match="array 'frames_body2'"):
+        load_clip(tmp_path / "b3.npz")
+
+
+def _saved(save, **arrays) -> bytes:
+    buffer = io.BytesIO()
+    save(buffer, **arrays)
+    return buffer.getvalue()
+
+
+NUMPY_FILES = [
+    _saved(lambda b, x: np.save(b, x), x=frames_of(2, 5)),
+    _saved(np.savez, a=frames_of(1, 5)[0]),
+    _saved(np.savez_compressed, frames=frames_of(1, 5)[0], offsets=np.array([0, 5])),
+]
+
+
+@pytest.fixture(scope="module")
+def fuzz_npy(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz") / "fuzz.npz"
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(NUMPY_FILES), edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+       cut=st.none() | st.integers(0, 10**6))
+def test_fuzz_numpy_reader(fuzz_npy, base, edits, cut):
+    data = bytearray(base)
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    fuzz_npy.write_bytes(bytes(data if cut is None else data[: cut % len(data)]))
+    try:
+        clip = load_clip(fuzz_npy)
+    except SkeletonFormatError:
+        return
+    assert clip.frames.shape[2:] == (25, 3) and np.isfinite(clip.frames).all()
+
+
 def test_size_limit_checked_before_reading(tmp_path):
     write_npy(frames_of(1, 50), tmp_path / "c.npy")
     size = (tmp_path / "c.npy").stat().st_size
@@ -245,6 +292,7 @@ def mutated_pku(draw) -> bytes:
         junk = draw(st.sampled_from(["nan", "-inf", "0", "1e999", "abc", "", "7"]) | st.text(max_size=8)
                     | st.floats().map(repr))
         if op == "token":
+            rows[r] = rows[r] or [""]
             rows[r][draw(st.integers(0, len(rows[r]) - 1))] = junk
         elif op == "drop_token" and rows[r]:
             rows[r].pop(draw(st.integers(0, len(rows[r]) - 1)))

@@ -231,7 +231,8 @@ def load_shiftgcn_state_dict(model: ShiftGCN, state_dict: Mapping[str, Tensor]) 
     Accepted differences: a ``module.`` prefix (DataParallel), the unused sub-joint offsets ``xpos``
     (dropped if all are ~0), and a final ``fc`` of another size (skipped, the model's ``fc`` is kept).
     Any other missing or unexpected key, shape mismatch or joint-shift index that differs raises
-    ``ValueError`` naming the keys.
+    ``ValueError`` naming the keys. Read a ``.pt`` file with
+    ``torch.load(path, map_location="cpu", weights_only=True)`` (never unpickle arbitrary objects).
     """
     messages: list[str] = []
     sd = dict(state_dict)

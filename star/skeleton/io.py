@@ -16,6 +16,7 @@ import io
 import math
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -158,7 +159,7 @@ def _npz_members_checked(path: Path, limit: int) -> None:
             for info in infos:
                 with archive.open(info) as member:
                     _check_npy_header(member, path, f"array {info.filename.removesuffix('.npy')!r}", info.file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
         raise SkeletonFormatError(path, None, "a valid .npz (zip) archive", f"{type(exc).__name__}: {exc}") from None
 
 
@@ -171,21 +172,32 @@ def _clip_from_bank(npz, path: Path) -> Clip:
         raise SkeletonFormatError(path, None, "one clip; this is a clip bank, so load it with "
                                   "star.data.ClipBank.load(path) and pick a clip with bank.clip(i)",
                                   f"a clip bank of {offsets.size - 1} clips")
+    if offsets.dtype.kind not in "iu":
+        raise SkeletonFormatError(path, "array 'offsets'", "integer offsets", f"dtype {offsets.dtype}")
     a, b = int(offsets[0]), int(offsets[1])
     frames = np.asarray(npz["frames"])
     if not (frames.ndim == 3 and frames.shape[1:] == (25, 3)) or not 0 <= a < b <= frames.shape[0]:
         raise SkeletonFormatError(path, "array 'frames'", f"(sum T, 25, 3) frames covering offsets {a}..{b}",
                                   f"shape {frames.shape}")
     bodies = [frames[a:b]]
-    if "frames_body2" in npz.files and ("num_bodies" not in npz.files or int(npz["num_bodies"][0]) >= 2):
-        bodies.append(np.asarray(npz["frames_body2"])[a:b])
+    try:
+        if "frames_body2" in npz.files and ("num_bodies" not in npz.files or int(npz["num_bodies"][0]) >= 2):
+            second = np.asarray(npz["frames_body2"])
+            if second.shape != frames.shape:
+                raise SkeletonFormatError(path, "array 'frames_body2'", f"shape {frames.shape}, like 'frames'",
+                                          f"shape {second.shape}")
+            bodies.append(second[a:b])
+        label = int(npz["label"][0]) if "label" in npz.files else None
+        extra = {}
+        if label is not None and "class_names" in npz.files:
+            extra["class_name"] = str(npz["class_names"][label])
+        if "sample_id" in npz.files:
+            extra["sample_id"] = str(npz["sample_id"][0])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise SkeletonFormatError(path, None, "clip-bank arrays 'label', 'class_names', 'sample_id', 'num_bodies' "
+                                  "with one entry per clip", f"{type(exc).__name__}: {exc}") from None
     out, meta = frames_from_array(np.stack(bodies), "MTVC", str(path), "array 'frames'")
-    meta = {"reader": "clipbank", **meta}
-    label = int(npz["label"][0]) if "label" in npz.files else None
-    if label is not None and "class_names" in npz.files:
-        meta["class_name"] = str(npz["class_names"][label])
-    if "sample_id" in npz.files:
-        meta["sample_id"] = str(npz["sample_id"][0])
+    meta = {"reader": "clipbank", **meta, **extra}
     return Clip(out, source=path.name, label=label, meta=meta)
 
 
@@ -221,7 +233,7 @@ def read_numpy(path, layout: str | None = None, key: str | None = None, max_byte
             array, where = np.load(path, allow_pickle=False), None
     except SkeletonFormatError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise SkeletonFormatError(path, None, "a readable .npy/.npz file", f"{type(exc).__name__}: {exc}") from None
     frames, meta = frames_from_array(array, layout, str(path), where)
     return Clip(frames, source=path.name, meta={"reader": "numpy", **meta})

@@ -85,9 +85,10 @@ def _parse_numbers(lines: _Lines, texts: list[str], line_of: Callable[[int], int
     different shape are the lines split one by one, to report the first bad line.
     """
     try:
-        values = np.loadtxt(texts, dtype=np.float64, comments=None, ndmin=2)
-        if values.shape == (len(texts), per_line):
-            return values
+        if any(t.strip() for t in texts):  # (numpy warns on input without data; the slow path reports it)
+            values = np.loadtxt(texts, dtype=np.float64, comments=None, ndmin=2)
+            if values.shape == (len(texts), per_line):
+                return values
     except (ValueError, OverflowError, TypeError):
         pass
     for k, text in enumerate(texts):
@@ -186,7 +187,7 @@ def _denoised_slots(xyz, rec_frame, rec_body, keys, num_frames, max_bodies, drop
     motion = _body_motion(xyz, rec_body, num_bodies)
     order = sorted(np.flatnonzero(alive), key=lambda b: (-motion[b], b))
     frames_of = np.split(np.asarray(rec_frame)[np.argsort(rec_body, kind="stable")], np.cumsum(length)[:-1])
-    occupied = np.zeros((max_bodies, num_frames), dtype=bool)
+    occupied = np.zeros((min(max_bodies, num_bodies), num_frames), dtype=bool)
     slot_of = np.full(num_bodies, -1, dtype=np.int64)
     num_slots = 0
     for b in order:

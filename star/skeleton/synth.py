@@ -127,14 +127,14 @@ class Action:
 def _hand_waving(t, amp):
     e = envelope(t, 0.8, 2.4, 3.0)
     wave = 0.35 * amp * np.sin(2 * np.pi * 2.0 * t)
-    return {9: rz(1.35 * e) @ rx(0.2 * e), 10: rz(e * (1.3 + wave))}, 0 * t
+    return {9: rz(1.35 * e) @ rx(0.2 * e), 10: rz(e * (1.3 + wave))}, np.zeros_like(t)
 
 
 def _clapping(t, amp):
     e = envelope(t, 0.8, 2.6, 3.2)
     close = 0.5 + 0.5 * np.cos(2 * np.pi * 2.2 * (t - 0.8))  # 1 when the hands meet
     swing = e * (0.1 + 0.16 * amp * close)
-    return {9: ry(swing) @ rx(0.9 * e), 5: ry(-swing) @ rx(0.9 * e), 10: rx(1.2 * e), 6: rx(1.2 * e)}, 0 * t
+    return {9: ry(swing) @ rx(0.9 * e), 5: ry(-swing) @ rx(0.9 * e), 10: rx(1.2 * e), 6: rx(1.2 * e)}, np.zeros_like(t)
 
 
 def _jump_up(t, amp):
@@ -150,7 +150,7 @@ def _sit_down(t, amp):
     s = smoothstep(t, 0.5, 2.5)
     lean = -0.55 * bump(t, 1.5, 1.0) - 0.1 * s
     return {1: rx(lean), 13: rx(1.5 * s), 17: rx(1.5 * s), 14: rx(-1.5 * s), 18: rx(-1.5 * s),
-            5: rx(0.25 * s), 9: rx(0.25 * s), 6: rx(0.5 * s), 10: rx(0.5 * s)}, 0 * t
+            5: rx(0.25 * s), 9: rx(0.25 * s), 6: rx(0.5 * s), 10: rx(0.5 * s)}, np.zeros_like(t)
 
 
 def _kicking(t, amp):
@@ -159,7 +159,7 @@ def _kicking(t, amp):
     hip = -0.35 * back + 1.25 * kick
     knee = -1.3 * back - 0.9 * bump(t, 1.2, 0.25) - 0.15 * kick
     return {17: rx(hip), 18: rx(knee), 1: rx(0.15 * kick), 5: rx(0.4 * kick), 9: rx(-0.3 * kick),
-            13: rx(0.1 * kick), 14: rx(-0.2 * kick)}, 0 * t
+            13: rx(0.1 * kick), 14: rx(-0.2 * kick)}, np.zeros_like(t)
 
 
 def _arm_circles(t, amp):
@@ -167,24 +167,24 @@ def _arm_circles(t, amp):
     phase = 2 * np.pi * 1.2 * (t - 0.8)
     a = 0.3 * amp * e
     raise_ = e * np.pi / 2 + a * np.sin(phase)
-    return {9: ry(a * np.cos(phase)) @ rz(raise_), 5: ry(-a * np.cos(phase)) @ rz(-raise_)}, 0 * t
+    return {9: ry(a * np.cos(phase)) @ rz(raise_), 5: ry(-a * np.cos(phase)) @ rz(-raise_)}, np.zeros_like(t)
 
 
 def _bow(t, amp):
     b = smoothstep(t, 0.4, 1.2) * (1 - smoothstep(t, 1.9, 2.7))
-    return {1: rx(-0.85 * amp * b), 2: rx(-0.35 * b), 5: rx(0.6 * b), 9: rx(0.6 * b)}, 0 * t
+    return {1: rx(-0.85 * amp * b), 2: rx(-0.35 * b), 5: rx(0.6 * b), 9: rx(0.6 * b)}, np.zeros_like(t)
 
 
 def _squat_down(t, amp):
     s = smoothstep(t, 0.4, 1.4) * (1 - smoothstep(t, 2.2, 3.2)) * amp
     return {1: rx(-0.7 * s), 13: rx(1.9 * s), 17: rx(1.9 * s), 14: rx(-2.1 * s), 18: rx(-2.1 * s),
-            15: rx(0.45 * s), 19: rx(0.45 * s), 5: rx(1.3 * s), 9: rx(1.3 * s)}, 0 * t
+            15: rx(0.45 * s), 19: rx(0.45 * s), 5: rx(1.3 * s), 9: rx(1.3 * s)}, np.zeros_like(t)
 
 
 def _cheer_up(t, amp):
     e = envelope(t, 1.1, 2.5, 3.2)
     pump = 0.25 * amp * np.sin(2 * np.pi * 1.8 * t) * e
-    return {9: rz(2.7 * e + pump), 5: rz(-2.7 * e - pump), 10: rz(0.2 * e), 6: rz(-0.2 * e)}, 0 * t
+    return {9: rz(2.7 * e + pump), 5: rz(-2.7 * e - pump), 10: rz(0.2 * e), 6: rz(-0.2 * e)}, np.zeros_like(t)
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (

@@ -47,19 +47,24 @@ def _pick_checkpoint() -> str | None:
     options = appstate.checkpoint_options(root)
     typed = st.sidebar.text_input("…or a checkpoint path", key="checkpoint_path",
                                   help="A checkpoint folder (with model.json, model.safetensors, bundle.npz)")
+    by_name = {p.name: p for p in options}
     if options:
-        pick = st.sidebar.selectbox("Checkpoint", options, index=appstate.default_index(options),
-                                    format_func=lambda p: p.name, key="checkpoint_pick")
+        pick = st.sidebar.selectbox("Checkpoint", list(by_name), index=appstate.default_index(options),
+                                    key="checkpoint_pick", help=f"Checkpoints in {root} (set STAR_CHECKPOINTS to change)")
     else:
         st.sidebar.warning(f"No checkpoints found in {root}")
         pick = None
     if typed.strip():
         return typed.strip()
-    return None if pick is None else str(pick)
+    return None if pick is None else str(by_name[pick])
 
 
 def sidebar() -> None:
-    """Checkpoint picker + gamma slider; sets session_state view / checkpoint_key / checkpoint_error / gamma."""
+    """Checkpoint picker + gamma slider; sets session_state view / checkpoint_key / checkpoint_error / gamma.
+
+    ``gamma`` (a plain session-state value, not the widget's) is the one every page reads; the slider writes it
+    in its on_change callback, so it survives page switches.
+    """
     st.sidebar.title("STAR Studio")
     path = _pick_checkpoint()
     st.session_state.update(view=None, checkpoint_key=None, checkpoint_error=None)
@@ -75,11 +80,17 @@ def sidebar() -> None:
         return
     st.session_state.update(view=view, checkpoint_key=key)
     lo, hi = bounds(key)
-    gamma = st.sidebar.slider("gamma (calibrated stacking)", min_value=lo, max_value=hi, value=view.gamma,
-                              step=0.001, format="%.3f", key=f"gamma::{view.name}::{view.digest}",
-                              help="Subtracted from every seen-class score in GZSL (paper eq. 9). "
-                                   f"The checkpoint's gamma is {view.gamma:.4f} ({view.meta['gamma'].get('chosen_by', '')}).")
-    st.session_state["gamma"] = float(gamma)
+    if st.session_state.get("gamma_for") != view.gamma_key:  # a newly picked checkpoint starts at its own gamma
+        st.session_state.update(gamma=view.gamma, gamma_for=view.gamma_key)
+
+    def moved() -> None:
+        st.session_state["gamma"] = float(st.session_state[view.gamma_key])
+
+    st.sidebar.slider("gamma (calibrated stacking)", min_value=lo, max_value=hi,
+                      value=min(max(float(st.session_state["gamma"]), lo), hi), step=0.001, format="%.3f",
+                      key=view.gamma_key, on_change=moved,
+                      help="Subtracted from every seen-class score in GZSL (paper eq. 9). "
+                           f"The checkpoint's gamma is {view.gamma:.4f} ({view.meta['gamma'].get('chosen_by', '')}).")
     st.sidebar.caption(f"{view.meta['benchmark']} · {view.meta['model']} · checkpoint gamma {view.gamma:.4f}")
 
 

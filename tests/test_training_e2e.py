@@ -1,0 +1,113 @@
+"""End to end on real data (pool42, a few clips per class): train-backbone -> extract -> train -> eval -> predict,
+and the head training under torchrun with two CPU processes (gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from star.checkpoint import load_checkpoint
+from star.cli import main
+from star.data import ClipBank, get_benchmark
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, repo_root, shared_data):
+    base = tmp_path_factory.mktemp("tiny")
+    flags = ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run_dir", str(base / "run"),
+             "--out", str(base / "ckpt" / "star-tiny"), "--data_dir", str(shared_data)]
+    assert main(["train-backbone", *flags]) == 0
+    assert main(["extract", *flags]) == 0
+    assert main(["train", *flags]) == 0
+    return base, flags
+
+
+def test_checkpoint_is_complete_and_honest(tiny_run):
+    base, _ = tiny_run
+    ck = load_checkpoint(base / "ckpt" / "star-tiny")
+    meta = ck.meta
+    assert meta["benchmark"] == "pool42-32/10" and meta["num_parts"] == 6
+    assert meta["unseen_classes"] == [1, 7, 11, 13, 17, 24, 27, 35, 37, 41]
+    assert meta["gamma"]["chosen_by"].startswith("validation")
+    assert not set(meta["gamma"]["pseudo_unseen_classes"]) & set(meta["unseen_classes"])
+    assert 1 <= meta["gamma"]["epoch"] <= 3
+    for key in ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc"):
+        assert 0.0 <= meta["metrics"][key] <= 1.0
+    assert meta["metrics"]["H_best_test"] >= meta["metrics"]["H"]  # best-on-test can only be >= validation-chosen
+    bundle = ck.load_bundle()
+    n = len(bundle["labels"])
+    assert bundle["scores"].shape == (n, 42) and bundle["part_features"].shape[:2] == (n, 6)
+    assert bundle["desc_proj"].shape[:2] == (6, 42) and bundle["attention_time_joint"].shape[1:] == (16, 25)
+    # the bundle holds model outputs only: no array shaped like skeleton frames
+    assert not any(a.ndim >= 2 and a.shape[-2:] == (25, 3) for a in bundle.values())
+
+
+def test_eval_recomputes_the_recorded_metrics(tiny_run, capsys):
+    base, flags = tiny_run
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(base / "ckpt" / "star-tiny"), "--json",
+                 "--data-dir", flags[flags.index("--data_dir") + 1]]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(got) == {"zsl_acc", "S", "U", "H", "gamma", "H_best_test", "gamma_best_test", "ausuc"}
+    recorded = load_checkpoint(base / "ckpt" / "star-tiny").meta["metrics"]
+    for key, value in recorded.items():
+        assert got[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_predict_clip_open_vocabulary_and_bank(tiny_run, ntu_samples, shared_data, tmp_path, capsys):
+    base, _ = tiny_run
+    ckpt = str(base / "ckpt" / "star-tiny")
+    unseen = set(load_checkpoint(ckpt).meta["unseen_classes"])
+    names = get_benchmark("pool42-32/10").class_names
+    capsys.readouterr()
+    assert main(["predict", str(ntu_samples / "S002C001P003R001A003.skeleton"), "--checkpoint", ckpt, "--json",
+                 "--top-k", "3"]) == 0
+    obj = json.loads(capsys.readouterr().out.strip())
+    assert obj["source"].endswith("S002C001P003R001A003.skeleton") and len(obj["top"]) == 3
+    assert {t["class"] for t in obj["top"]} <= {names[i] for i in unseen}
+    scores = [t["score"] for t in obj["top"]]
+    assert scores == sorted(scores, reverse=True)
+
+    assert main(["predict", str(ntu_samples / "S002C001P003R001A003.skeleton"), "--checkpoint", ckpt, "--json",
+                 "--classes", "brush teeth; kick a ball;wave"]) == 0
+    obj = json.loads(capsys.readouterr().out.strip())
+    assert sorted(t["class"] for t in obj["top"]) == ["brush teeth", "kick a ball", "wave"]
+
+    bank = ClipBank.load(shared_data / "nwucla.npz")
+    small = bank.subset(np.concatenate([np.flatnonzero(bank.label == 0)[:3], np.flatnonzero(bank.label == 1)[:3]]))
+    small.save(tmp_path / "small.npz")
+    assert main(["predict", str(tmp_path / "small.npz"), "--checkpoint", ckpt, "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 7 and "accuracy" in lines[-1]
+    assert lines[-1]["clips"] == int(np.sum(small.label == 1))  # only class 1 (unseen) is a ZSL candidate
+
+
+def test_predict_bad_file_is_a_clear_error(tiny_run, tmp_path, capsys):
+    base, _ = tiny_run
+    bad = tmp_path / "broken.skeleton"
+    bad.write_text("3\n1\nnot numbers\n")
+    capsys.readouterr()
+    assert main(["predict", str(bad), "--checkpoint", str(base / "ckpt" / "star-tiny")]) == 2
+    assert "broken.skeleton" in capsys.readouterr().out
+
+
+def test_head_training_under_torchrun_with_two_processes(tiny_run):
+    base, flags = tiny_run
+    out = base / "ckpt" / "star-ddp"
+    flags = [f if f != str(base / "ckpt" / "star-tiny") else str(out) for f in flags]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29533", "-m", "star", "train", *flags, "--head.epochs", "2"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ck = load_checkpoint(out)
+    assert ck.meta["gamma"]["epoch"] in (1, 2)
+    log = (base / "run" / "head_star_log.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["stage"] == "final" for line in log)
