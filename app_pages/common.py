@@ -5,11 +5,12 @@ Not a page (app.py lists the pages explicitly). No model math here: it calls ``s
 
 from __future__ import annotations
 
-from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from star import appstate
+from star.skeleton.clip import Clip
 from star.checkpoint import CheckpointError, default_checkpoint_root
 
 
@@ -25,6 +26,17 @@ def load_predictor(key: tuple[str, int, int]):
     from star.inference import Predictor
 
     return Predictor.load(key[0])
+
+
+@st.cache_data(max_entries=64, show_spinner="Predicting...")
+def predict(key: tuple[str, int, int], frames: np.ndarray, source: str, gamma: float, top_k: int):
+    """``Predictor.predict`` for one clip (frames (M, T, 25, 3)), cached so widget changes don't recompute it."""
+    return load_predictor(key).predict([Clip(frames, source)], gamma=gamma, top_k=top_k)[0]
+
+
+@st.cache_data(max_entries=64, show_spinner="Embedding the names with the checkpoint's text encoder...")
+def rank_names(key: tuple[str, int, int], frames: np.ndarray, names: tuple[str, ...]) -> list[dict]:
+    return load_predictor(key).rank_names([Clip(frames)], list(names))[0]
 
 
 @st.cache_data(show_spinner="Computing t-SNE (once per checkpoint, then cached on disk)...")

@@ -39,8 +39,7 @@ if view is not None:
 
 if clip is not None:
     top_k = st.slider("top-k", 1, 10, 5, key="predict_topk")
-    predictor = common.load_predictor(key)
-    pred = predictor.predict([clip], gamma=gamma, top_k=top_k)[0]
+    pred = common.predict(key, clip.frames, clip.source, gamma, top_k)
     st.caption(f"**{clip.source}**: {clip.num_bodies} bod{'y' if clip.num_bodies == 1 else 'ies'}, "
                f"{clip.num_frames} frames" + (f", labelled '{clip.meta['class_name']}'" if 'class_name' in clip.meta
                                               else ""))
@@ -72,6 +71,5 @@ if clip is not None:
     text = st.text_area("Candidate action names, one per line", default, key="predict_vocab", height=150)
     names = [n.strip() for n in text.splitlines() if n.strip()]
     if names:
-        with st.spinner("Embedding the names with the checkpoint's text encoder..."):
-            ranked = predictor.rank_names([clip], names)[0]
+        ranked = common.rank_names(key, clip.frames, tuple(names))
         st.plotly_chart(viz.topk_bar(ranked, "Your candidates, ranked"), width="stretch")

@@ -18,6 +18,7 @@ import numpy as np
 from star.zsl import confusion_matrix, gzsl_predict, per_class_accuracy
 
 TSNE_PERPLEXITY = 30.0
+TSNE_MAX_ITER = 1000  # sklearn's default; part of the cache key
 
 
 def file_digest(path: str | Path, length: int = 16) -> str:
@@ -38,7 +39,7 @@ def array_digest(points: np.ndarray, *params, length: int = 16) -> str:
 
 def tsne_cache_path(cache_dir: str | Path, key: str, points: np.ndarray, seed: int, perplexity: float) -> Path:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
-    return Path(cache_dir) / f"tsne-{safe}-{array_digest(points, seed, perplexity)}.npy"
+    return Path(cache_dir) / f"tsne-{safe}-{array_digest(points, seed, perplexity, TSNE_MAX_ITER)}.npy"
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
@@ -72,7 +73,8 @@ def compute_tsne(points: np.ndarray, seed: int = 0, perplexity: float = TSNE_PER
     from sklearn.manifold import TSNE
 
     perp = float(min(perplexity, max(1.0, (n - 1) / 3)))
-    tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=seed)
+    tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=seed,
+                max_iter=TSNE_MAX_ITER)
     return tsne.fit_transform(x).astype(np.float32)
 
 
@@ -81,7 +83,7 @@ def tsne_embedding(points: np.ndarray, seed: int = 0, cache_dir: str | Path | No
     """Cached ``compute_tsne``: (N, D) -> (N, 2) float32.
 
     With ``cache_dir`` the result is read from / written to ``cache_dir/tsne-<key>-<digest>.npy``; the digest
-    covers the points, seed and perplexity. An unreadable or wrong-shaped cache file is recomputed.
+    covers the points, seed, perplexity and ``TSNE_MAX_ITER``. An unreadable or wrong-shaped cache file is recomputed.
     """
     if cache_dir is None:
         return compute_tsne(points, seed, perplexity)

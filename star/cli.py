@@ -27,15 +27,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(load: bool = True) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """Top-level parser listing the commands (their own options are added only when one runs)."""
     parser = argparse.ArgumentParser(prog="star", description="STAR zero-shot skeleton action recognition")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if load:
-            module = importlib.import_module(module_name)
-            module.add_arguments(p)
-            p.set_defaults(_module=module_name)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
@@ -43,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         # Top-level help without importing every module (torch is slow to import).
-        parser = build_parser(load=False)
+        parser = build_parser()
         if not argv or argv[0] in ("-h", "--help"):
             parser.print_help()
             return 0
@@ -59,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `star data info X | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

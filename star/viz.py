@@ -215,7 +215,7 @@ def confusion_heatmap(counts: np.ndarray, row_names: Sequence[str], col_names: S
                                zmax=1, colorbar=dict(title="rate"),
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.1%} (%{customdata[0]} of "
                                              "%{customdata[1]} clips)<extra></extra>"))
-    size = max(360, min(900, 140 + 18 * len(row_names)))
+    size = max(420, min(900, 160 + 18 * len(row_names)))
     fig.update_layout(title=title, height=size, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="predicted", tickangle=-60, tickfont=dict(size=9)),
                       yaxis=dict(title="true", autorange="reversed", tickfont=dict(size=9)))

@@ -11,8 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """The read-only real data (../shared/data from the repo root, or $STAR_SHARED_DATA)."""
-    return Path(os.environ.get("STAR_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    """The read-only real data: $STAR_DATA_DIR (as the library uses), else ../shared/data next to the repo."""
+    return Path(os.environ.get("STAR_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def repo_root() -> Path:
 def shared_data() -> Path:
     path = shared_data_dir()
     if not (path / "nwucla.npz").exists():
-        pytest.fail(f"shared data not found at {path}; set STAR_SHARED_DATA to the folder with nwucla.npz")
+        pytest.fail(f"shared data not found at {path}; set STAR_DATA_DIR to the folder with nwucla.npz")
     return path
 
 

@@ -114,7 +114,8 @@ def test_confusion_page_lists_most_confused_pairs(app, view):
 def test_embeddings_page_computes_tsne_once_and_caches_on_disk(app, view, tmp_path, monkeypatch):
     import streamlit as st
 
-    monkeypatch.setattr(appstate, "MAX_TSNE_POINTS", 120)
+    monkeypatch.setattr(appstate, "MAX_TSNE_POINTS", 120)  # keep this test fast: fewer points, fewer iterations
+    monkeypatch.setattr(analysis, "TSNE_MAX_ITER", 250)
     st.cache_data.clear()
     at = _open(app, "embeddings")
     files = sorted((tmp_path / "cache").glob("tsne-*.npy"))

@@ -94,17 +94,17 @@ def page(server):
         browser.close()
 
 
-def _nav(page, title: str) -> None:
+def _nav(page, title: str, timeout_ms: int = WAIT_MS) -> None:
     """Click the page's link in the sidebar navigation (same session, so gamma and uploads persist)."""
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).click()
     page.get_by_role("heading", name=title, exact=True).wait_for()
-    _settle(page)
+    _settle(page, timeout_ms)
 
 
-def _settle(page) -> None:
+def _settle(page, timeout_ms: int = WAIT_MS) -> None:
     """Wait until Streamlit has finished the current run (no 'running' status widget)."""
     page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
     page.wait_for_timeout(300)
 
 
@@ -166,7 +166,7 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
             break
     else:
         pytest.fail("H is the same for every gamma on the slider")
-    handle = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] [role="slider"]').first
+    handle = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').first
     handle.focus()
     handle.press("Home")
     for _ in range(steps):
@@ -184,6 +184,7 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for()
     assert re.search(r"GZSL \(all classes, gamma -?\d", page.locator('[data-testid="stMain"]').inner_text())
     _shot(page, "confusion")
-    _nav(page, "Embedding spaces")
+    # the first visit on a fresh clone computes the t-SNE (then it is cached on disk in checkpoints/.star_cache)
+    _nav(page, "Embedding spaces", timeout_ms=4 * WAIT_MS)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=WAIT_MS)
     _shot(page, "embeddings")

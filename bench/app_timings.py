@@ -1,0 +1,110 @@
+"""Time the Streamlit app's pages through AppTest, and the server-side work of one gamma-slider move.
+
+For each page: the time of its first load in a fresh session after the checkpoint and the model are cached
+in the process (what a user sees after the app's first model load). Embedding spaces is timed with the
+t-SNE already in its disk cache (``--cold-tsne`` times it with an empty cache too). Then the gamma update:
+S/U/H + the gain/loss table + both confusions at a new gamma (the Calibration and Confusion pages' math),
+median of ``--repeats``. Run: ``python bench/app_timings.py [--checkpoint DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = ("model", "predict", "embeddings", "confusion", "calibration")
+
+
+def _page_load(at_factory, page: str) -> float:
+    at = at_factory()
+    at.run()  # the default page (Model) first: how a session starts
+    t = time.perf_counter()
+    at.switch_page(f"app_pages/{page}.py").run()
+    took = time.perf_counter() - t
+    if at.exception:
+        raise RuntimeError(f"{page}: {at.exception[0].value}")
+    return took
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the app's default)")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--cold-tsne", action="store_true", help="also time Embedding spaces with an empty t-SNE cache")
+    a = p.parse_args()
+
+    from streamlit.testing.v1 import AppTest
+
+    from star import analysis, appstate
+
+    if a.checkpoint:
+        os.environ["STAR_CHECKPOINTS"] = str(Path(a.checkpoint).resolve().parent)
+    paths = appstate.checkpoint_options()
+    if not paths:
+        raise SystemExit("no checkpoints found (set STAR_CHECKPOINTS or pass --checkpoint)")
+    ckpt = Path(a.checkpoint).resolve() if a.checkpoint else paths[appstate.default_index(paths)]
+    view = appstate.ModelView.load(ckpt)
+
+    def fresh() -> AppTest:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+        at.session_state["checkpoint_pick"] = ckpt.name
+        return at
+
+    rows = []
+    t = time.perf_counter()
+    at = fresh()
+    at.run()
+    rows.append(("first app start (checkpoint + bundle load, Model page)", time.perf_counter() - t))
+    t = time.perf_counter()
+    at.switch_page("app_pages/predict.py").run()
+    rows.append(("first Predict (model load + text encoder + one clip)", time.perf_counter() - t))
+    if a.cold_tsne:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["STAR_CACHE_DIR"] = tmp
+            rows.append(("Embedding spaces, empty t-SNE cache", _page_load(fresh, "embeddings")))
+            os.environ.pop("STAR_CACHE_DIR")
+    _page_load(fresh, "embeddings")  # fill the disk cache if needed
+    for page in PAGES:
+        rows.append((f"page '{page}', fresh session, models cached", _page_load(fresh, page)))
+
+    lo, hi = appstate.gamma_bounds(view)
+    gammas = [lo + (hi - lo) * (i + 0.5) / a.repeats for i in range(a.repeats)]
+    times = {"S/U/H (gzsl_metrics)": [], "gain/loss table": [], "confusions (ZSL + GZSL)": []}
+    for g in gammas:
+        t0 = time.perf_counter()
+        appstate.gzsl_at(view, g)
+        t1 = time.perf_counter()
+        analysis.class_gain_loss(view.scores, view.labels, view.seen, view.gamma, g, view.class_names)
+        t2 = time.perf_counter()
+        appstate.confusions(view, g)
+        t3 = time.perf_counter()
+        times["S/U/H (gzsl_metrics)"].append(t1 - t0)
+        times["gain/loss table"].append(t2 - t1)
+        times["confusions (ZSL + GZSL)"].append(t3 - t2)
+    for name, ts in times.items():
+        rows.append((f"gamma update: {name}, median of {a.repeats}", statistics.median(ts)))
+    at = fresh()
+    at.run()
+    at.switch_page("app_pages/calibration.py").run()
+    reruns = []
+    for g in gammas[: min(5, len(gammas))]:
+        t = time.perf_counter()
+        at.sidebar.slider(key=view.gamma_key).set_value(round(g, 3)).run()
+        reruns.append(time.perf_counter() - t)
+    rows.append(("gamma update: whole Calibration rerun (AppTest), median of 5", statistics.median(reruns)))
+
+    print(f"checkpoint {ckpt.name}: {len(view.labels)} test clips, {len(view.class_names)} classes")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'what':<{width}}  {'ms':>9}")
+    for name, sec in rows:
+        print(f"{name:<{width}}  {sec * 1000:9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""The shipped checkpoints load, evaluate to the numbers their sidecars record, and predict on a real clip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from star.checkpoint import list_checkpoints, load_checkpoint
+from star.cli import main
+from star.evaluate import test_metrics as compute_metrics
+from star.inference import DEFAULT_CHECKPOINT
+
+SHIPPED = ("star-pool42-32-10", "baseline-pool42-32-10")
+
+
+@pytest.fixture(scope="module")
+def ckpt_root(repo_root):
+    return repo_root / "checkpoints"
+
+
+def test_shipped_set_and_size(ckpt_root):
+    names = [p.name for p in list_checkpoints(ckpt_root)]
+    for name in SHIPPED:
+        assert name in names
+    total = sum(f.stat().st_size for f in ckpt_root.rglob("*") if f.is_file())
+    assert total < 60 * 2**20
+    assert (ckpt_root / DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size < 15 * 2**20
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_sidecar_metrics_match_the_bundle(ckpt_root, name):
+    ck = load_checkpoint(ckpt_root / name)
+    b = ck.load_bundle()
+    got = compute_metrics(b["scores"], b["labels"], ck.seen, ck.unseen, ck.gamma)
+    for key, value in ck.meta["metrics"].items():
+        assert got[key] == pytest.approx(value, abs=1e-9), key
+    assert ck.meta["gamma"]["chosen_by"].startswith("validation")
+    assert ck.meta["benchmark"] == "pool42-32/10"
+
+
+@pytest.mark.slow
+def test_star_eval_recomputes_default_from_the_test_clips(ckpt_root, shared_data, capsys):
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(ckpt_root / DEFAULT_CHECKPOINT), "--json",
+                 "--data-dir", str(shared_data)]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    recorded = load_checkpoint(ckpt_root / DEFAULT_CHECKPOINT).meta["metrics"]
+    for key, value in recorded.items():
+        assert got[key] == pytest.approx(value, abs=1e-4), key
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_star_predict_on_a_real_ntu_clip(ckpt_root, ntu_samples, name, capsys):
+    capsys.readouterr()
+    assert main(["predict", str(ntu_samples / "S001C003P008R002A058.skeleton"), "--checkpoint",
+                 str(ckpt_root / name), "--json", "--gzsl", "--top-k", "42"]) == 0
+    obj = json.loads(capsys.readouterr().out.strip())
+    ck = load_checkpoint(ckpt_root / name)
+    assert sorted(t["class"] for t in obj["top"]) == sorted(ck.class_names)
+    assert np.all(np.diff([t["score"] for t in obj["top"]]) <= 0)
