@@ -103,6 +103,9 @@ def _atomic_dir_write(out_dir: Path, write) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         write(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes 0700; a checkpoint is meant to be shared
+        for f in tmp.iterdir():
+            f.chmod(0o644)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -121,15 +121,40 @@ def checkpoint_meta(cfg: dict, bench, encoder, text_dim: int, choice: dict, metr
                   "select_by": choice["select_by"]},
         "validation_curve": choice["curve"],
         "metrics": metrics, "config": cfg, "code_version": code_version(), "package_version": __version__,
-        "seed": cfg["seed"], "device": _device_name(cfg["device"]), "wall_time_s": {"head": wall_time_s},
+        "seed": cfg["seed"], "device": _device_name(cfg["device"]),
+        "wall_time_s": {**stage_times(cfg), "head": wall_time_s},
     }
+
+
+def stage_times(cfg: dict) -> dict:
+    """Wall times of the backbone and feature-extraction stages recorded in the run directory."""
+    from star.config import run_dir
+
+    times = {}
+    for key, rel in (("backbone", "backbone_state.json"), ("extract", "features/info.json")):
+        path = run_dir(cfg) / rel
+        if path.exists():
+            times[key] = json.loads(path.read_text()).get("wall_time_s")
+    return times
 
 
 def _device_name(device: str) -> str:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return f"{device} ({torch.cuda.get_device_name()})"
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo where available, else the machine type."""
     import platform
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: bool = False,
