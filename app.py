@@ -1,36 +1,47 @@
-"""STAR Studio: the Streamlit entry point (``make app`` or ``streamlit run app.py``).
+"""STAR Studio (``make app`` or ``streamlit run app.py``); this script is also the Model page: what is loaded.
 
-Sidebar: checkpoint picker (every checkpoint under ``checkpoints/`` or ``$STAR_CHECKPOINTS``, plus a typed
-path) and the gamma slider shared by every page. Pages live in ``app_pages/``; heavy objects are cached in
-``app_pages/common.py``. (Not ``pages/``: Streamlit 1.67 treats a ``pages/`` folder next to the entry script as
-a legacy multipage app until ``st.navigation`` has run once, so a fresh server opened on ``/calibration``
-would run that page without this script, and AppTest loses the sidebar.)
-State shared across pages sits in ``st.session_state``: ``view`` (the loaded checkpoint's ``ModelView``, or
-None), ``checkpoint_key``, ``checkpoint_error`` and ``gamma``.
+A classic Streamlit multipage app: this script is the first page and every script in ``pages/`` is another
+(``1_Predict.py`` ... ``4_Calibration.py``, numbered in sidebar order). Streamlit runs one page script per rerun,
+so each starts with ``ui.common.page``: the shared sidebar (page links, checkpoint picker, gamma slider; state in
+``st.session_state``, so choices persist across pages) and the loaded checkpoint. Cached loaders: ``ui/common.py``.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from star import appstate
+from star.skeleton.topology import JOINT_NAMES, partition
+from ui import common
 
-import streamlit as st  # noqa: E402
+view = common.page("Model")
+if view is not None:
+    meta = view.meta
+    st.subheader(f"{view.name}: {meta['model']} on {meta['benchmark']}")
+    overview = appstate.model_overview(view)
+    st.table([{"": k, "value": v} for k, v in overview.items()])
 
-from app_pages import common  # noqa: E402
+    st.subheader("Metrics on the test clips")
+    st.dataframe(appstate.metric_rows(meta), hide_index=True, width="stretch")
 
-st.set_page_config(page_title="STAR Studio", page_icon=":material/accessibility_new:", layout="wide")
+    st.subheader("Gamma (calibrated stacking)")
+    g = meta["gamma"]
+    st.markdown(f"**{view.gamma:.4f}**, chosen by: {g.get('chosen_by', 'not recorded')}")
+    extra = {k: v for k, v in g.items() if k not in ("value", "chosen_by")}
+    if extra:
+        st.json(extra, expanded=False)
 
-PAGES = [
-    st.Page("app_pages/model.py", title="Model", icon=":material/info:", default=True),
-    st.Page("app_pages/predict.py", title="Predict", icon=":material/directions_run:"),
-    st.Page("app_pages/embeddings.py", title="Embedding spaces", icon=":material/scatter_plot:"),
-    st.Page("app_pages/confusion.py", title="Confusion", icon=":material/grid_on:"),
-    st.Page("app_pages/calibration.py", title="Calibration", icon=":material/tune:"),
-]
-nav = st.navigation(PAGES)
-common.sidebar()
-nav.run()
+    col1, col2 = st.columns(2)
+    with col1:
+        st.subheader("Classes")
+        st.dataframe(appstate.class_table(view), hide_index=True, height=420, width="stretch")
+    with col2:
+        st.subheader(f"Partition ({meta['num_parts']} parts)")
+        parts = partition(int(meta["num_parts"]))
+        st.dataframe([{"part": p, "joints": ", ".join(JOINT_NAMES[j] for j in js)} for p, js in parts.items()],
+                     hide_index=True, width="stretch")
+        st.subheader("Text encoder")
+        st.json(meta["text_encoder"])
+
+    with st.expander("Training configuration"):
+        st.json(meta.get("config", {}))

@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = ("model", "predict", "embeddings", "confusion", "calibration")
+PAGES = {"model": "app.py", "predict": "pages/1_Predict.py", "embeddings": "pages/2_Embedding_spaces.py",
+         "confusion": "pages/3_Confusion.py", "calibration": "pages/4_Calibration.py"}
 
 
 def _page_load(at_factory, page: str) -> float:
     at = at_factory()
-    at.run()  # the default page (Model) first: how a session starts
+    at.run()  # the main page (Model) first: how a session starts
     t = time.perf_counter()
-    at.switch_page(f"app_pages/{page}.py").run()
+    at.switch_page(PAGES[page]).run()
     took = time.perf_counter() - t
     if at.exception:
         raise RuntimeError(f"{page}: {at.exception[0].value}")
@@ -61,7 +62,7 @@ def main() -> int:
     at.run()
     rows.append(("first app start (checkpoint + bundle load, Model page)", time.perf_counter() - t))
     t = time.perf_counter()
-    at.switch_page("app_pages/predict.py").run()
+    at.switch_page(PAGES["predict"]).run()
     rows.append(("first Predict (model load + text encoder + one clip)", time.perf_counter() - t))
     if a.cold_tsne:
         with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +91,7 @@ def main() -> int:
         rows.append((f"gamma update: {name}, median of {a.repeats}", statistics.median(ts)))
     at = fresh()
     at.run()
-    at.switch_page("app_pages/calibration.py").run()
+    at.switch_page(PAGES["calibration"]).run()
     reruns = []
     for g in gammas[: min(5, len(gammas))]:
         t = time.perf_counter()

@@ -50,7 +50,8 @@ def checkpoint_dir(name: str) -> Path:
 def train_missing() -> None:
     from star.train import train_head
 
-    for name, _, overrides in VARIANTS:
+    shipped_first = sorted(VARIANTS, key=lambda v: v[0] not in SHIPPED)
+    for name, _, overrides in shipped_first:
         out = checkpoint_dir(name)
         if (out / "model.json").exists():
             continue

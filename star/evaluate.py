@@ -84,10 +84,10 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
         desc_noprompt = head.encode_text(names.to(device), parts.to(device), use_prompt=False)[1].cpu().numpy()
     else:
         name_proj, desc_proj, desc_noprompt = head.encode_names(names.to(device)).cpu().numpy(), None, None
-    scores = cosine_scores(glob, name_proj)
+    scores = cosine_scores(glob, name_proj).astype(np.float32)  # metrics from exactly what the bundle stores
     labels = np.asarray(test["y"])
     metrics = test_metrics(scores, labels, bench.seen_classes, bench.unseen_classes, gamma)
-    bundle = {"labels": labels, "sources": np.asarray(test["source"]).astype(str), "scores": scores.astype(np.float32),
+    bundle = {"labels": labels, "sources": np.asarray(test["source"]).astype(str), "scores": scores,
               "global_features": glob.astype(np.float32), "name_proj": name_proj.astype(np.float32),
               "seen": np.array(bench.seen_classes), "unseen": np.array(bench.unseen_classes)}
     if parts is not None:
@@ -113,7 +113,7 @@ def checkpoint_meta(cfg: dict, bench, encoder, text_dim: int, choice: dict, metr
         "text_encoder": {"id": encoder.id, "dim": text_dim, "spec": hcfg["text_encoder"]},
         "descriptions": hcfg["descriptions"] or bench.description_set,
         "head_config": head_config(hcfg, bench.num_classes, text_dim),
-        "backbone_config": {"num_classes": len(bench.seen_classes), "num_person": cfg["backbone"]["num_person"]},
+        "backbone_config": backbone_config(cfg, bench),
         "num_frames": cfg["num_frames"],
         "gamma": {"value": choice["gamma"], "chosen_by": "validation: best H on the pseudo-unseen fold of seen-class"
                   " training clips (never test clips)", "epoch": choice["epoch"], "val_H": choice["val_H"],
@@ -124,6 +124,15 @@ def checkpoint_meta(cfg: dict, bench, encoder, text_dim: int, choice: dict, metr
         "seed": cfg["seed"], "device": _device_name(cfg["device"]),
         "wall_time_s": {**stage_times(cfg), "head": wall_time_s},
     }
+
+
+def backbone_config(cfg: dict, bench) -> dict:
+    """How the frozen backbone was built: from the run directory's record (the truth), else the config."""
+    from star.config import run_dir
+
+    state = run_dir(cfg) / "backbone_state.json"
+    num_person = json.loads(state.read_text())["num_person"] if state.exists() else cfg["backbone"]["num_person"]
+    return {"num_classes": len(bench.seen_classes), "num_person": num_person}
 
 
 def stage_times(cfg: dict) -> dict:
@@ -177,7 +186,7 @@ def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: b
             frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
             feats = pipe.backbone_features(to_model_input_batch(frames, meta["num_frames"]))
             glob.append(pipe.head_outputs(feats).global_features)
-        scores = pipe.scores(np.concatenate(glob))
+        scores = pipe.scores(np.concatenate(glob)).astype(np.float32)  # as stored in bundles
     return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)
 
 

@@ -169,7 +169,7 @@ def train_head(cfg: dict) -> Path:
     if hcfg["model"] == "baseline":
         parts = None
     feats = load_features(rd, "train")
-    log = RunLog(rd / f"head_{hcfg['model']}_log.jsonl")
+    log = RunLog(rd / f"head_{Path(cfg['out']).name}_log.jsonl")
     choice = select_epoch(cfg, bench, feats, names, parts, log)
     if distributed.is_main():
         print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f})")

@@ -215,10 +215,11 @@ def confusion_heatmap(counts: np.ndarray, row_names: Sequence[str], col_names: S
                                zmax=1, colorbar=dict(title="rate"),
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z:.1%} (%{customdata[0]} of "
                                              "%{customdata[1]} clips)<extra></extra>"))
-    size = max(420, min(900, 160 + 18 * len(row_names)))
+    size = max(520, min(1000, 200 + 20 * len(row_names)))  # cells stay readable for 10 to 42 classes
+    font = dict(size=12 if max(len(row_names), len(cols)) <= 20 else 9)
     fig.update_layout(title=title, height=size, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(title="predicted", tickangle=-60, tickfont=dict(size=9)),
-                      yaxis=dict(title="true", autorange="reversed", tickfont=dict(size=9)))
+                      xaxis=dict(title="predicted", tickangle=-45, tickfont=font),
+                      yaxis=dict(title="true", autorange="reversed", tickfont=font))
     return fig
 
 
@@ -226,11 +227,13 @@ SYMBOLS = ("circle", "diamond", "square", "x", "triangle-up", "cross")
 
 
 def embedding_scatter(xy: np.ndarray, groups: Sequence[str], hover: Sequence[str],
-                      symbols: Sequence[str] | None = None, title: str = "", height: int = 620) -> go.Figure:
+                      symbols: Sequence[str] | None = None, title: str = "", height: int = 620,
+                      legend_below: bool = False) -> go.Figure:
     """xy (N, 2) -> one trace per group (in first-appearance order), coloured by group.
 
     ``symbols`` (N,) are category labels (e.g. 'seen' / 'unseen') mapped to marker symbols in order of
-    appearance; ``hover`` (N,) is the text shown on hover (class and sample).
+    appearance; ``hover`` (N,) is the text shown on hover (class and sample). ``legend_below`` puts a few
+    groups' legend in rows under the plot (for narrow plots) instead of a column at the right.
     """
     xy = np.asarray(xy, np.float64)
     n = xy.shape[0]
@@ -252,4 +255,6 @@ def embedding_scatter(xy: np.ndarray, groups: Sequence[str], hover: Sequence[str
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(showticklabels=False, title="t-SNE 1"), yaxis=dict(showticklabels=False,
                       title="t-SNE 2", scaleanchor="x"), legend=dict(font=dict(size=10)))
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     return fig

@@ -38,23 +38,42 @@ def view() -> appstate.ModelView:
     return appstate.ModelView.load(_star_checkpoint())
 
 
+PAGES = {"model": "app.py", "predict": "pages/1_Predict.py", "embeddings": "pages/2_Embedding_spaces.py",
+         "confusion": "pages/3_Confusion.py", "calibration": "pages/4_Calibration.py"}
+NAV_LABELS = ["Model", "Predict", "Embedding spaces", "Confusion", "Calibration"]
+
+
 @pytest.fixture
 def app(view, tmp_path, monkeypatch):
+    """A fresh session of ``app.py`` (the Model page) on the test checkpoint, t-SNE cache in tmp_path."""
     monkeypatch.setenv("STAR_CHECKPOINTS", str(view.path.parent))
     monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("STAR_DATA_DIR", raising=False)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.session_state["checkpoint_pick"] = view.path.name
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def _open(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"app_pages/{page}.py")
-    at.run()
+    """Open a page in the session (the first run of a fresh session opens it directly, as a URL like
+    /Calibration does: the page script alone renders the sidebar)."""
+    at.switch_page(PAGES[page]).run()
     assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.sidebar.title] == ["STAR Studio"]  # the page script rendered the shared sidebar
+    assert [link.proto.label for link in at.sidebar.get("page_link")] == NAV_LABELS
     return at
+
+
+def test_pages_folder_holds_exactly_the_four_pages_in_sidebar_order(monkeypatch):
+    """Streamlit makes every .py in pages/ a page, ordered by its number; the sidebar links list them in that order."""
+    from streamlit.source_util import page_sort_key
+
+    monkeypatch.syspath_prepend(str(REPO))  # as Streamlit does for the app's scripts
+    from ui.common import NAV
+
+    scripts = sorted((REPO / "pages").glob("*.py"), key=page_sort_key)
+    assert ["app.py"] + [str(p.relative_to(REPO)) for p in scripts] == list(PAGES.values())
+    assert [(script, label) for script, label, _ in NAV] == list(zip(PAGES.values(), NAV_LABELS))
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -99,6 +118,12 @@ def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
     assert rows, "moving gamma to a different H must change some class"
     table = at.dataframe[0].value
     assert table["class"].tolist() == [r["class"] for r in rows]
+    # the moved gamma is shared: the Confusion and Model pages (their own sidebar scripts) start from it
+    _open(at, "confusion")
+    assert f"gamma {g:.3f}" in at.tabs[1].label
+    assert at.sidebar.slider(key=view.gamma_key).value == pytest.approx(g)
+    _open(at, "model")
+    assert at.sidebar.slider(key=view.gamma_key).value == pytest.approx(g)
 
 
 def test_confusion_page_lists_most_confused_pairs(app, view):
@@ -181,5 +206,6 @@ def test_bad_checkpoint_path_shows_error_and_app_keeps_running(view, tmp_path, m
     # the app keeps running: other pages say the same, and clearing the path loads the picked checkpoint
     _open(at, "calibration")
     assert any("No checkpoint loaded" in e.value for e in at.error) and not at.metric
-    at.sidebar.text_input(key="checkpoint_path").input("").run()
+    assert at.sidebar.text_input(key="checkpoint_path_widget").value == str(tmp_path / "nope")  # kept across pages
+    at.sidebar.text_input(key="checkpoint_path_widget").input("").run()
     assert not at.error and _metrics(at)["H (harmonic)"] == f"{view.meta['metrics']['H'] * 100:.2f}"

@@ -109,5 +109,5 @@ def test_head_training_under_torchrun_with_two_processes(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     ck = load_checkpoint(out)
     assert ck.meta["gamma"]["epoch"] in (1, 2)
-    log = (base / "run" / "head_star_log.jsonl").read_text().splitlines()
+    log = (base / "run" / "head_star-ddp_log.jsonl").read_text().splitlines()
     assert any(json.loads(line)["stage"] == "final" for line in log)

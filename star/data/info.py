@@ -34,8 +34,10 @@ def _ids_summary(values: np.ndarray) -> str:
     return f"{known.size} ({shown})"
 
 
-def describe(bank: ClipBank, benchmark: Benchmark | None = None, out: TextIO = sys.stdout) -> None:
-    """Print classes (index, name, count), totals, length statistics, bodies, subjects and views."""
+def describe(bank: ClipBank, benchmark: Benchmark | None = None, out: TextIO | None = None) -> None:
+    """Print classes (index, name, count), totals, length statistics, bodies, subjects and views (to stdout
+    unless ``out`` is given; looked up at call time so redirected output is honoured)."""
+    out = out or sys.stdout
     counts = bank.class_counts()
     lengths = bank.lengths()
     role = bank.extras.get("role") if benchmark is not None else None

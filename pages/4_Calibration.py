@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from app_pages import common
 from star import analysis, appstate, viz
+from ui import common
 
-st.title("Calibration")
-view = common.current_view()
+view = common.page("Calibration")
 if view is not None:
     key, gamma = st.session_state["checkpoint_key"], common.gamma()
     st.caption("Move **gamma** in the sidebar: it is subtracted from every seen-class score before the GZSL argmax. "
@@ -15,10 +14,11 @@ if view is not None:
     ref = appstate.gzsl_at(view, view.gamma)
     cur = common.curve(key)
     c = st.columns(5)
-    c[0].metric("gamma", f"{gamma:.3f}", f"{gamma - view.gamma:+.3f} vs checkpoint", delta_color="off")
-    c[1].metric("S (seen)", f"{m['S'] * 100:.2f}", f"{(m['S'] - ref['S']) * 100:+.2f}")
-    c[2].metric("U (unseen)", f"{m['U'] * 100:.2f}", f"{(m['U'] - ref['U']) * 100:+.2f}")
-    c[3].metric("H (harmonic)", f"{m['H'] * 100:.2f}", f"{(m['H'] - ref['H']) * 100:+.2f}")
+    c[0].metric("gamma", f"{gamma:.3f}", f"{gamma - view.gamma:+.3f} vs checkpoint", delta_color="off",
+                delta_arrow="off")
+    for col, (name, label) in zip(c[1:4], [("S", "S (seen)"), ("U", "U (unseen)"), ("H", "H (harmonic)")]):
+        delta = f"{(m[name] - ref[name]) * 100:+.2f}"
+        col.metric(label, f"{m[name] * 100:.2f}", None if float(delta) == 0 else delta)  # no arrow for no change
     c[4].metric("AUSUC", f"{cur['ausuc'] * 100:.2f}")
     st.plotly_chart(viz.su_curve(cur["S"], cur["U"], current=(m["S"], m["U"]), area=cur["ausuc"],
                                  reference=(ref["S"], ref["U"])), width="stretch")

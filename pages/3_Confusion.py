@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from app_pages import common
 from star import appstate, viz
+from ui import common
 
-st.title("Confusion")
-view = common.current_view()
+view = common.page("Confusion")
 if view is not None:
     gamma = common.gamma()
     cm = appstate.confusions(view, gamma)

@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from app_pages import common
 from star import appstate, viz
 from star.skeleton.clip import SkeletonFormatError
+from ui import common
 
-st.title("Predict")
-view = common.current_view()
+view = common.page("Predict")
 clip = None
 if view is not None:
     key, gamma = st.session_state["checkpoint_key"], common.gamma()

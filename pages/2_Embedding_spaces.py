@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from app_pages import common
 from star import viz
+from ui import common
 
-st.title("Embedding spaces")
-view = common.current_view()
+view = common.page("Embedding spaces")
 if view is not None:
     key = st.session_state["checkpoint_key"]
     st.caption(f"t-SNE (scikit-learn, fixed seed), computed once per checkpoint and cached on disk in "
@@ -25,4 +24,5 @@ if view is not None:
         with col:
             se = common.tsne(key, what)
             st.plotly_chart(viz.embedding_scatter(se["xy"], se["groups"], se["hover"], se["symbols"],
-                                                  title=label, height=560), width="stretch")
+                                                  title=label, height=640, legend_below=True),
+                            width="stretch")
