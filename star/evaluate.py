@@ -18,8 +18,10 @@ from tqdm import tqdm
 
 from star import __version__
 from star.checkpoint import code_version, load_checkpoint
-from star.config import load_benchmark_splits
+from star.config import load_benchmark_splits, run_dir
+from star.pipeline import StarPipeline, head_config, run_head
 from star.skeleton.topology import partition
+from star.skeleton.transforms import to_model_input_batch
 from star.zsl import (ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy)
 
 ATTENTION_CLIPS = 24  # test clips whose attention maps go into the bundle
@@ -60,25 +62,13 @@ def pick_attention_clips(labels: np.ndarray, count: int = ATTENTION_CLIPS) -> np
 
 
 @torch.no_grad()
-def head_arrays(head, x, batch: int = 128) -> tuple[np.ndarray, np.ndarray | None]:
-    head.eval()
-    device = next(head.parameters()).device
-    g, p = [], []
-    for s in range(0, len(x), batch):
-        out = head(torch.as_tensor(np.asarray(x[s:s + batch], np.float32), device=device))
-        g.append(out.global_feature.cpu().numpy())
-        if out.part_features is not None:
-            p.append(out.part_features.cpu().numpy())
-    return np.concatenate(g), (np.concatenate(p) if p else None)
-
-
-@torch.no_grad()
 def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | None, bench, gamma: float,
                  cfg: dict) -> tuple[dict, dict]:
     """(metrics, bundle) for cached test features ``test`` (``star.extract.load_features`` dict)."""
     device = next(head.parameters()).device
     head.eval()
-    glob, part_feats = head_arrays(head, test["x"])
+    outputs = run_head(head, test["x"])
+    glob, part_feats = outputs.global_features, outputs.part_features
     if parts is not None:
         name_proj, desc_proj = [t.cpu().numpy() for t in head.encode_text(names.to(device), parts.to(device))]
         desc_noprompt = head.encode_text(names.to(device), parts.to(device), use_prompt=False)[1].cpu().numpy()
@@ -94,7 +84,7 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
         bundle.update({"part_features": part_feats.astype(np.float32), "desc_proj": desc_proj.astype(np.float32),
                        "desc_proj_noprompt": desc_noprompt.astype(np.float32)})
         rows = pick_attention_clips(labels)
-        out = head(torch.as_tensor(np.asarray(test["x"][rows], np.float32), device=device))
+        out = head(torch.as_tensor(np.array(test["x"][rows], dtype=np.float32), device=device))
         if out.attention:  # absent in the "without attention" ablation
             bundle["attention_rows"] = rows
             bundle["attention_time_joint"] = attention_time_joint([a.cpu().numpy() for a in out.attention],
@@ -103,8 +93,6 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
 
 
 def checkpoint_meta(cfg: dict, bench, encoder, text_dim: int, choice: dict, metrics: dict, wall_time_s: float) -> dict:
-    from star.pipeline import head_config
-
     hcfg = cfg["head"]
     return {
         "name": str(cfg["out"]).rstrip("/").split("/")[-1], "model": hcfg["model"], "benchmark": bench.name,
@@ -128,8 +116,6 @@ def checkpoint_meta(cfg: dict, bench, encoder, text_dim: int, choice: dict, metr
 
 def backbone_config(cfg: dict, bench) -> dict:
     """How the frozen backbone was built: from the run directory's record (the truth), else the config."""
-    from star.config import run_dir
-
     state = run_dir(cfg) / "backbone_state.json"
     num_person = json.loads(state.read_text())["num_person"] if state.exists() else cfg["backbone"]["num_person"]
     return {"num_classes": len(bench.seen_classes), "num_person": num_person}
@@ -137,8 +123,6 @@ def backbone_config(cfg: dict, bench) -> dict:
 
 def stage_times(cfg: dict) -> dict:
     """Wall times of the backbone and feature-extraction stages recorded in the run directory."""
-    from star.config import run_dir
-
     times = {}
     for key, rel in (("backbone", "backbone_state.json"), ("extract", "features/info.json")):
         path = run_dir(cfg) / rel
@@ -169,9 +153,6 @@ def cpu_model() -> str:
 def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: bool = False,
                         batch_size: int = 64) -> dict:
     """Recompute the checkpoint's test metrics from the test clips (or read the bundle's scores)."""
-    from star.pipeline import StarPipeline
-    from star.skeleton.transforms import to_model_input_batch
-
     ckpt = load_checkpoint(path)
     meta = ckpt.meta
     if from_bundle:

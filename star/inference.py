@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from star.checkpoint import CheckpointError, check_encoder, default_checkpoint_root
+from star.evaluate import attention_time_joint
+from star.data import ClipBank
 from star.pipeline import StarPipeline
+from star.skeleton import load_clip
 from star.skeleton.clip import Clip, SkeletonFormatError
+from star.text import embed_texts, get_encoder
 from star.zsl import calibrated_scores, cosine_scores
 
 DEFAULT_CHECKPOINT = "star-pool42-32-10"
@@ -54,8 +59,6 @@ class Predictor:
         return cls(StarPipeline.load(path, device))
 
     def predict(self, clips: list[Clip], gamma: float | None = None, top_k: int = 5) -> list[Prediction]:
-        from star.evaluate import attention_time_joint
-
         gamma = self.pipe.ckpt.gamma if gamma is None else float(gamma)
         out = self.pipe.clips_outputs(clips, with_attention=True)
         scores = self.pipe.scores(out.global_features)
@@ -78,8 +81,6 @@ class Predictor:
 
     def encoder(self):
         if self._encoder is None:
-            from star.text import get_encoder
-
             enc = get_encoder(self.meta["text_encoder"].get("spec", self.meta["text_encoder"]["id"]))
             check_encoder(self.pipe.ckpt, enc.id)
             self._encoder = enc
@@ -97,8 +98,6 @@ class Predictor:
             if n in known:
                 raw[j] = self.pipe.name_emb[known[n]].numpy()
         if new:
-            from star.text import embed_texts
-
             raw[new] = embed_texts(self.encoder(), [names[j] for j in new])
         proj = self.pipe.project_names(raw)
         glob = self.pipe.clips_outputs(clips, with_attention=False).global_features
@@ -111,15 +110,14 @@ def read_input(path: str) -> tuple[list[Clip], list[str] | None]:
     """A clip file -> ([clip], None); a clip bank (.npz with offsets) -> (clips, its class names)."""
     p = Path(path)
     if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            is_bank = "offsets" in z.files
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                is_bank = "offsets" in z.files
+        except (OSError, ValueError, zipfile.BadZipFile):
+            is_bank = False  # not a readable archive: load_clip says precisely what is wrong
         if is_bank:
-            from star.data import ClipBank
-
             bank = ClipBank.load(p)
             return [bank.clip(i) for i in range(len(bank))], list(bank.class_names)
-    from star.skeleton import load_clip
-
     return [load_clip(p)], None
 
 

@@ -48,6 +48,25 @@ class HeadOutputs:
     attention: list[np.ndarray] | None  # K arrays (N, heads, m, T' * |part|)
 
 
+@torch.no_grad()
+def run_head(head: torch.nn.Module, features, batch_size: int = 256, with_attention: bool = False) -> HeadOutputs:
+    """A head (eval mode) over backbone features (N, 256, T', 25), numpy (memmap too) or torch, in batches."""
+    head.eval()
+    device = next(head.parameters()).device
+    g, p, att = [], [], []
+    for s in range(0, len(features), batch_size):
+        chunk = features[s:s + batch_size]
+        x = chunk.to(device).float() if torch.is_tensor(chunk) else torch.from_numpy(np.array(chunk, np.float32)).to(device)
+        out = head(x)
+        g.append(out.global_feature.cpu().numpy())
+        if out.part_features is not None:
+            p.append(out.part_features.cpu().numpy())
+        if with_attention and out.attention:
+            att.append([a.cpu().numpy() for a in out.attention])
+    attention = [np.concatenate([a[k] for a in att]) for k in range(len(att[0]))] if att else None
+    return HeadOutputs(np.concatenate(g), np.concatenate(p) if p else None, attention)
+
+
 class StarPipeline:
     def __init__(self, ckpt: Checkpoint, device: str = "cpu"):
         self.ckpt = ckpt
@@ -99,22 +118,9 @@ class StarPipeline:
         """(N, 3, T, 25, 2) -> (N, 256, T/4, 25)."""
         return torch.from_numpy(backbone_features(self.backbone, inputs, self.device))
 
-    @torch.no_grad()
     def head_outputs(self, features, batch_size: int = 256, with_attention: bool = False) -> HeadOutputs:
         """Head outputs for backbone features (N, 256, T', 25) given as numpy or torch."""
-        g, p, att = [], [], []
-        for s in range(0, len(features), batch_size):
-            x = torch.as_tensor(np.asarray(features[s:s + batch_size], dtype=np.float32), device=self.device)
-            out = self.head(x)
-            g.append(out.global_feature.cpu().numpy())
-            if out.part_features is not None:
-                p.append(out.part_features.cpu().numpy())
-            if with_attention and out.attention:
-                att.append([a.cpu().numpy() for a in out.attention])
-        attention = None
-        if att:
-            attention = [np.concatenate([a[k] for a in att]) for k in range(len(att[0]))]
-        return HeadOutputs(np.concatenate(g), np.concatenate(p) if p else None, attention)
+        return run_head(self.head, features, batch_size, with_attention)
 
     def clips_outputs(self, clips: list[Clip], with_attention: bool = True) -> HeadOutputs:
         inputs = to_model_input_batch([c.frames for c in clips], self.meta["num_frames"])

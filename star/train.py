@@ -27,7 +27,7 @@ from star.checkpoint import save_checkpoint
 from star.evaluate import build_bundle, checkpoint_meta
 from star.extract import load_features
 from star.models.losses import star_loss
-from star.pipeline import build_head, head_config
+from star.pipeline import build_head, head_config, run_head
 from star.runlog import RunLog
 from star.text import class_text_embeddings, get_encoder
 from star.train_backbone import BACKBONE_FILE, load_backbone_weights
@@ -69,14 +69,6 @@ def _loss(step, x, y, names, parts, classes: list[int], hcfg: dict, num_classes:
 
 
 @torch.no_grad()
-def global_features(head, x: np.ndarray, device: str, batch: int = 256) -> np.ndarray:
-    head.eval()
-    outs = [head(torch.as_tensor(np.asarray(x[s:s + batch], np.float32), device=device)).global_feature.cpu().numpy()
-            for s in range(0, len(x), batch)]
-    return np.concatenate(outs)
-
-
-@torch.no_grad()
 def projected_names(head, names, parts, model: str) -> np.ndarray:
     head.eval()
     return (head.encode_text(names, parts)[0] if model == "star" else head.encode_names(names)).cpu().numpy()
@@ -103,7 +95,7 @@ def fit(head, x: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cf
         for b in tqdm(batches, desc=f"{stage} epoch {epoch + 1}/{epochs}", leave=False,
                       disable=not distributed.is_main()):
             mine = distributed.shard(b)
-            xb = torch.as_tensor(np.asarray(x[mine], np.float32), device=device)
+            xb = torch.as_tensor(np.array(x[mine], dtype=np.float32), device=device)
             yb = torch.as_tensor(y[mine], device=device)
             losses = _loss(model, xb, yb, names, parts, classes, hcfg, len(names))
             opt.zero_grad(set_to_none=True)
@@ -141,7 +133,7 @@ def select_epoch(cfg: dict, bench, feats: dict, names, parts, log: RunLog) -> di
     head = build_head(hcfg["model"], head_config(hcfg, bench.num_classes, names.shape[1])).to(cfg["device"])
 
     def on_epoch(epoch: int) -> dict:
-        scores = cosine_scores(global_features(head, x_val, cfg["device"]),
+        scores = cosine_scores(run_head(head, x_val).global_features,
                                projected_names(head, names.to(cfg["device"]), parts_dev, hcfg["model"]))
         keep = sorted(p_seen + p_unseen)  # score only the seen classes' columns (true unseen stay out)
         sub = scores[:, keep]
