@@ -112,6 +112,14 @@ def findings(metas: dict) -> list[str]:
         out.append(f"STAR (6 parts) {verdict} the global-only baseline on ZSL and H: ZSL {diff['zsl_acc']:+.1f},"
                    f" H {diff['H']:+.1f} (validation gamma), H best-on-test {diff['H_best_test']:+.1f},"
                    f" AUSUC {diff['ausuc']:+.1f} points (one seed each).")
+    if "star-6p" in metas:
+        ck = load_checkpoint(checkpoint_dir("star-6p"))
+        labels = ck.load_bundle()["labels"]
+        n = int(np.isin(labels, ck.unseen).sum())
+        p = metas["star-6p"]["metrics"]["zsl_acc"]
+        out.append(f"Noise level: the ZSL accuracy rests on {n} unseen-class test clips, so its binomial standard error"
+                   f" is about {100 * np.sqrt(p * (1 - p) / n):.1f} points, and each row is a single training seed;"
+                   " differences between ablation rows of a few points are not significant.")
     if metas:
         val = np.array([m["gamma"]["value"] for m in metas.values()])
         test = np.array([m["metrics"]["gamma_best_test"] for m in metas.values()])
