@@ -145,7 +145,16 @@ def r_split_rows() -> list[str]:
             v = 100 * np.array([m[key] for m in metrics])
             cells.append(f"{v.mean():.1f} +- {v.std():.1f}")
         done = [sp for sp in R_SPLITS if (r_checkpoint_dir(sp, name) / "model.json").exists()]
+        label = label.replace(", shipped default", "")  # the split models are not shipped
         rows.append(f"| {label} | {len(metrics)} ({', '.join(done)}) | " + " | ".join(cells) + " |")
+    star = [(sp, load_checkpoint(r_checkpoint_dir(sp, "star-6p")).meta["metrics"],
+             load_checkpoint(r_checkpoint_dir(sp, "baseline")).meta["metrics"]) for sp in R_SPLITS
+            if (r_checkpoint_dir(sp, "star-6p") / "model.json").exists()
+            and (r_checkpoint_dir(sp, "baseline") / "model.json").exists()]
+    if star:
+        wins = [f"{sp}: ZSL {100 * (a['zsl_acc'] - b['zsl_acc']):+.1f}, H {100 * (a['H'] - b['H']):+.1f}"
+                for sp, a, b in star]
+        rows += ["", "STAR (6 parts) minus baseline, per split: " + "; ".join(wins) + "."]
     return rows
 
 
