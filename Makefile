@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: app test install install-dev clean-venv
+.PHONY: app test install install-dev clean-venv pose-models
 
 $(VENV)/bin/python:
 	@echo "==> creating virtual environment in $(VENV)"
@@ -28,13 +28,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-app: $(VENV)/.installed
+app: $(VENV)/.installed pose-models
 	@echo "==> starting STAR Studio on http://localhost:$(PORT)"
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev pose-models
 	@echo "==> running the test suite"
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q tests
+
+# the two BlazePose models for video input, from the mediapipe==0.10.14 wheel (Apache-2.0); a no-op once verified
+pose-models: $(VENV)/.installed
+	@$(PY) -m star.video.models --fetch
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,47 +1,28 @@
-"""STAR Studio (``make app`` or ``streamlit run app.py``); this script is also the Model page: what is loaded.
+"""STAR Studio (``make app`` or ``streamlit run app.py``): the app's frame around the pages in ``pages/``.
 
-A classic Streamlit multipage app: this script is the first page and every script in ``pages/`` is another
-(``1_Predict.py`` ... ``4_Calibration.py``, numbered in sidebar order). Streamlit runs one page script per rerun,
-so each starts with ``ui.common.page``: the shared sidebar (page links, checkpoint picker, gamma slider; state in
-``st.session_state``, so choices persist across pages) and the loaded checkpoint. Cached loaders: ``ui/common.py``.
+Streamlit runs this script on every rerun: it declares the pages (``st.navigation`` over ``st.Page``: Model is
+the default, at ``/``; the others at ``/predict``, ``/embedding_spaces``, ``/confusion``, ``/calibration``),
+draws the shared sidebar once (``ui.frame.sidebar``: checkpoint picker, typed path, ``.zip`` upload, gamma slider;
+widgets with stable keys, so their values survive page switches) and the page title, then runs the open page.
+Pages read the loaded checkpoint and gamma through ``ui.frame``; cached loaders live in ``ui/loaders.py``.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from star import appstate
-from star.skeleton.topology import JOINT_NAMES, partition
-from ui import common
+from ui import frame
 
-view = common.page("Model")
-if view is not None:
-    meta = view.meta
-    st.subheader(f"{view.name}: {meta['model']} on {meta['benchmark']}")
-    overview = appstate.model_overview(view)
-    st.table([{"": k, "value": v} for k, v in overview.items()])
+PAGES = [
+    st.Page("pages/model.py", title="Model", icon=":material/info:", default=True),
+    st.Page("pages/predict.py", title="Predict", icon=":material/directions_run:"),
+    st.Page("pages/embedding_spaces.py", title="Embedding spaces", icon=":material/scatter_plot:"),
+    st.Page("pages/confusion.py", title="Confusion", icon=":material/grid_on:"),
+    st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
+]
 
-    st.subheader("Metrics on the test clips")
-    st.dataframe(appstate.metric_rows(meta), hide_index=True, width="stretch")
-
-    st.subheader("Gamma (calibrated stacking)")
-    g = meta["gamma"]
-    st.markdown(f"**{view.gamma:.4f}**, chosen by: {g.get('chosen_by', 'not recorded')}")
-    extra = {k: v for k, v in g.items() if k not in ("value", "chosen_by")}
-    if extra:
-        st.json(extra, expanded=False)
-
-    col1, col2 = st.columns(2)
-    with col1:
-        st.subheader("Classes")
-        st.dataframe(appstate.class_table(view), hide_index=True, height=420, width="stretch")
-    with col2:
-        st.subheader(f"Partition ({meta['num_parts']} parts)")
-        parts = partition(int(meta["num_parts"]))
-        st.dataframe([{"part": p, "joints": ", ".join(JOINT_NAMES[j] for j in js)} for p, js in parts.items()],
-                     hide_index=True, width="stretch")
-        st.subheader("Text encoder")
-        st.json(meta["text_encoder"])
-
-    with st.expander("Training configuration"):
-        st.json(meta.get("config", {}))
+page = st.navigation({"STAR Studio": PAGES})
+st.set_page_config(page_title=f"{page.title} · STAR Studio", page_icon=":material/accessibility_new:", layout="wide")
+frame.sidebar()
+st.title(page.title)
+page.run()

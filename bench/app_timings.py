@@ -12,18 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = {"model": "app.py", "predict": "pages/1_Predict.py", "embeddings": "pages/2_Embedding_spaces.py",
-         "confusion": "pages/3_Confusion.py", "calibration": "pages/4_Calibration.py"}
+sys.path.insert(0, str(REPO))  # `ui` sits next to app.py
+PAGES = {"model": "pages/model.py", "predict": "pages/predict.py", "embeddings": "pages/embedding_spaces.py",
+         "confusion": "pages/confusion.py", "calibration": "pages/calibration.py"}
 
 
 def _page_load(at_factory, page: str) -> float:
     at = at_factory()
-    at.run()  # the main page (Model) first: how a session starts
+    at.run()  # the frame's default page (Model) first: how a session starts
     t = time.perf_counter()
     at.switch_page(PAGES[page]).run()
     took = time.perf_counter() - t
@@ -41,19 +43,21 @@ def main() -> int:
 
     from streamlit.testing.v1 import AppTest
 
-    from star import analysis, appstate
+    from star import analysis
+    from ui import checkpoints, model_view
 
     if a.checkpoint:
-        os.environ["STAR_CHECKPOINTS"] = str(Path(a.checkpoint).resolve().parent)
-    paths = appstate.checkpoint_options()
-    if not paths:
-        raise SystemExit("no checkpoints found (set STAR_CHECKPOINTS or pass --checkpoint)")
-    ckpt = Path(a.checkpoint).resolve() if a.checkpoint else paths[appstate.default_index(paths)]
-    view = appstate.ModelView.load(ckpt)
+        os.environ["STAR_CHECKPOINT_DIRS"] = str(Path(a.checkpoint).resolve().parent)
+    choices = checkpoints.checkpoint_choices()
+    if not choices:
+        raise SystemExit("no checkpoints found (set STAR_CHECKPOINT_DIRS or pass --checkpoint)")
+    pick = Path(a.checkpoint).resolve().name if a.checkpoint else checkpoints.default_choice(list(choices))
+    ckpt = choices[pick]
+    view = model_view.ModelView.load(ckpt)
 
     def fresh() -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
-        at.session_state["checkpoint_pick"] = ckpt.name
+        at.session_state["checkpoint_pick"] = pick
         return at
 
     rows = []
@@ -73,16 +77,16 @@ def main() -> int:
     for page in PAGES:
         rows.append((f"page '{page}', fresh session, models cached", _page_load(fresh, page)))
 
-    lo, hi = appstate.gamma_bounds(view)
+    lo, hi = model_view.gamma_bounds(view)
     gammas = [lo + (hi - lo) * (i + 0.5) / a.repeats for i in range(a.repeats)]
     times = {"S/U/H (gzsl_metrics)": [], "gain/loss table": [], "confusions (ZSL + GZSL)": []}
     for g in gammas:
         t0 = time.perf_counter()
-        appstate.gzsl_at(view, g)
+        model_view.gzsl_at(view, g)
         t1 = time.perf_counter()
         analysis.class_gain_loss(view.scores, view.labels, view.seen, view.gamma, g, view.class_names)
         t2 = time.perf_counter()
-        appstate.confusions(view, g)
+        model_view.confusions(view, g)
         t3 = time.perf_counter()
         times["S/U/H (gzsl_metrics)"].append(t1 - t0)
         times["gain/loss table"].append(t2 - t1)
@@ -95,7 +99,7 @@ def main() -> int:
     reruns = []
     for g in gammas[: min(5, len(gammas))]:
         t = time.perf_counter()
-        at.sidebar.slider(key=view.gamma_key).set_value(round(g, 3)).run()
+        at.sidebar.slider(key="gamma").set_value(round(g, 3)).run()
         reruns.append(time.perf_counter() - t)
     rows.append(("gamma update: whole Calibration rerun (AppTest), median of 5", statistics.median(reruns)))
 

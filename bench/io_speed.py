@@ -10,7 +10,6 @@ frames). Also times the PKU-MMD text reader and .npy reader on the same syntheti
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -19,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from star.skeleton.io import read_ntu_skeleton, read_numpy, read_pku_txt, write_npy, write_ntu_skeleton, write_pku_txt
+from star.paths import data_dir
 from star.skeleton.synth import make_clip
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def time_reads(read, path: Path, repeats: int) -> tuple[float, float]:
@@ -46,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--shared-data", type=Path,
-                        default=Path(os.environ.get("STAR_SHARED_DATA", REPO.parent / "shared" / "data")))
+                        default=data_dir())
     args = parser.parse_args()
 
     rows = []

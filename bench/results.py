@@ -17,26 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from star.checkpoint import load_checkpoint
+from star.config import resolve_config
+from star.paths import CONFIGS_DIR, DEFAULT_CHECKPOINT_ROOT, REPO_ROOT as REPO
+from star.training.runlog import cpu_model
 
-from star.checkpoint import load_checkpoint  # noqa: E402
-from star.config import resolve_config  # noqa: E402
-from star.evaluate import cpu_model  # noqa: E402
-
-CONFIG = REPO / "configs" / "pool42-32-10.yaml"
+CONFIG = CONFIGS_DIR / "pool42-32-10.yaml"
 RUN_DIR = REPO / "runs" / "pool42-32-10"
 VARIANT_DIR = RUN_DIR / "variants"
-SHIPPED = {"baseline": REPO / "checkpoints" / "baseline-pool42-32-10", "star-6p": REPO / "checkpoints" / "star-pool42-32-10"}
+SHIPPED = {"baseline": DEFAULT_CHECKPOINT_ROOT / "baseline-pool42-32-10",
+           "star-6p": DEFAULT_CHECKPOINT_ROOT / "star-pool42-32-10"}
 # name, label, config overrides (dotted keys)
 VARIANTS = [
     ("baseline", "Global-only baseline (same backbone, no parts, no prompts)", {"head.model": "baseline"}),
-    ("star-2p", "STAR, 2 parts", {"head.num_parts": 2}),
-    ("star-4p", "STAR, 4 parts", {"head.num_parts": 4}),
+    ("star-2p", "STAR, 2 parts", {"head.arch.num_parts": 2}),
+    ("star-4p", "STAR, 4 parts", {"head.arch.num_parts": 4}),
     ("star-6p", "STAR, 6 parts (full, shipped default)", {}),
-    ("no-am", "STAR w/o attention mechanism (AM)", {"head.use_attention": False}),
-    ("no-vap", "STAR w/o visual-attribute prompts (VAP)", {"head.use_visual_prompts": False}),
-    ("no-spp", "STAR w/o semantic-part prompts (SPP)", {"head.use_semantic_prompts": False}),
+    ("no-am", "STAR w/o attention mechanism (AM)", {"head.arch.use_attention": False}),
+    ("no-vap", "STAR w/o visual-attribute prompts (VAP)", {"head.arch.use_visual_prompts": False}),
+    ("no-spp", "STAR w/o semantic-part prompts (SPP)", {"head.arch.use_semantic_prompts": False}),
     ("no-mpce", "STAR w/o L_MPCE", {"head.use_mpce": False}),
     ("no-sce", "STAR w/o L_SCE", {"head.use_sce": False}),
     ("no-gce", "STAR w/o L_GCE", {"head.use_gce": False}),
@@ -53,15 +52,15 @@ def r_checkpoint_dir(split: str, name: str) -> Path:
 
 def train_r_split(split: str) -> None:
     """Backbone, features and the four head variants of one random split (configs/pool42-<split>.yaml)."""
-    from star.extract import extract
-    from star.train import train_head
-    from star.train_backbone import train_backbone
+    from star.features import FEATURE_INFO_FILE, extract_features
+    from star.training.backbone import train_backbone
+    from star.training.head import train_head
 
-    cfg_path = REPO / "configs" / f"pool42-{split}.yaml"
+    cfg_path = CONFIGS_DIR / f"pool42-{split}.yaml"
     base = resolve_config(path=cfg_path)
-    if not (Path(base["run_dir"]) / "features" / "info.json").exists():
+    if not (base.run_path / FEATURE_INFO_FILE).exists():
         train_backbone(resolve_config(path=cfg_path))
-        extract(resolve_config(path=cfg_path))
+        extract_features(resolve_config(path=cfg_path))
     order = sorted(R_VARIANTS, key=lambda v: ("star-6p", "baseline", "star-2p", "star-4p").index(v[0]))
     for name, _, overrides in order:
         out = r_checkpoint_dir(split, name)
@@ -75,14 +74,14 @@ def checkpoint_dir(name: str) -> Path:
 
 
 def train_missing() -> None:
-    from star.train import train_head
+    from star.training.head import train_head
 
     shipped_first = sorted(VARIANTS, key=lambda v: v[0] not in SHIPPED)
     for name, _, overrides in shipped_first:
         out = checkpoint_dir(name)
         if (out / "model.json").exists():
             continue
-        cfg_path = REPO / "configs" / "pool42-32-10-baseline.yaml" if name == "baseline" else CONFIG
+        cfg_path = CONFIGS_DIR / "pool42-32-10-baseline.yaml" if name == "baseline" else CONFIG
         cfg = resolve_config(path=cfg_path, overrides={**overrides, "out": str(out)})
         print(f"== training variant {name}")
         train_head(cfg)

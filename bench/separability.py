@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from star.data import get_benchmark  # noqa: E402
-from star.skeleton.topology import part_names  # noqa: E402
-from star.text.cache import embed_texts  # noqa: E402
-from star.text.descriptions import description_path, load_descriptions, part_texts  # noqa: E402
-from star.text.encoders import get_encoder  # noqa: E402
+from star.data import get_benchmark
+from star.paths import REPO_ROOT as REPO
+from star.skeleton.topology import part_names
+from star.text.cache import embed_texts
+from star.text.descriptions import description_path, load_descriptions, part_texts
+from star.text.encoders import get_encoder
+from star.training.runlog import cpu_model
 
 BENCHMARK = "pool42-32/10"
 TOP_PAIRS = 3
@@ -56,17 +55,9 @@ def off_diagonal_stats(sim: np.ndarray, names: list[str], texts: list[str], top:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import torch
 
-    return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPU threads visible, "
+    return (f"{platform.system()} {platform.release()}, {cpu_model()}, {os.cpu_count()} CPU threads visible, "
             f"Python {platform.python_version()}, torch {torch.__version__}, CPU only")
 
 

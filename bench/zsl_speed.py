@@ -51,11 +51,12 @@ def main() -> int:
         zsl.gzsl_metrics(scores, labels, seen, unseen, g)
     loop_per_gamma = (time.perf_counter() - t0) / len(few)
 
-    print(f"gamma_sweep: {a.gammas} gammas x {a.clips} clips x {a.classes} classes: "
-          f"{sweep_s:.4f} s (median of {a.repeats}; max H {out['H'].max():.3f})")
-    print(f"full seen-unseen curve ({grid.size} gammas) + AUSUC: {curve_s:.4f} s (AUSUC {area:.4f})")
-    print(f"for scale, looped gzsl_metrics: {loop_per_gamma * 1e3:.2f} ms per gamma "
-          f"(~{loop_per_gamma * a.gammas:.1f} s for all {a.gammas})")
+    report = [f"gamma_sweep: {a.gammas} gammas x {a.clips} clips x {a.classes} classes: "
+              f"{sweep_s:.4f} s (median of {a.repeats}; max H {out['H'].max():.3f})",
+              f"full seen-unseen curve ({grid.size} gammas) + AUSUC: {curve_s:.4f} s (AUSUC {area:.4f})",
+              f"for scale, looped gzsl_metrics: {loop_per_gamma * 1e3:.2f} ms per gamma "
+              f"(~{loop_per_gamma * a.gammas:.1f} s for all {a.gammas})"]
+    print("\n".join(report))
     return 0
 
 

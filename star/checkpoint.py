@@ -15,7 +15,6 @@ Nothing here ever unpickles: weights are safetensors, the sidecar JSON, the bund
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import star
+from star.paths import REPO_ROOT, checkpoint_roots
 
 FORMAT = "star-checkpoint/1"
 WEIGHTS, SIDECAR, BUNDLE = "model.safetensors", "model.json", "bundle.npz"
@@ -47,7 +47,7 @@ def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
     version = star.__version__
     try:
-        root = Path(__file__).resolve().parents[1]
+        root = REPO_ROOT
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5).stdout.strip()
         if commit:
@@ -232,4 +232,6 @@ def check_encoder(ckpt: Checkpoint, encoder_id: str) -> None:
 
 
 def default_checkpoint_root() -> Path:
-    return Path(os.environ.get("STAR_CHECKPOINTS", Path(__file__).resolve().parents[1] / "checkpoints"))
+    """The first checkpoint root (``star.paths.checkpoint_roots``): ``$STAR_CHECKPOINT_DIRS``' first folder,
+    else ``<repo>/checkpoints``."""
+    return checkpoint_roots()[0]

@@ -1,8 +1,8 @@
 """The ``star`` command.
 
-Each sub-command lives in the module that owns its work. That module exposes two functions:
-``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them together, importing a
-module when its command is used, so ``star --help`` stays fast.
+Each sub-command is a module of ``star.commands`` that exposes two functions: ``add_arguments(parser)``
+and ``run(args) -> int``; the work itself is library code those modules call. This file only wires them
+together, importing a module when its command is used, so ``star --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("star.data.info", "inspect a clip bank: `star data info PATH`"),
-    "prepare-ntu": ("star.data.prepare_ntu", "turn raw NTU RGB+D .skeleton folders into a clip bank"),
-    "prepare-pku": ("star.data.prepare_pku", "turn raw PKU-MMD skeleton + label folders into a clip bank"),
-    "synth": ("star.skeleton.synth", "write the synthetic demo clips (assets/samples)"),
-    "describe": ("star.text.describe", "generate part descriptions for new classes with an LLM endpoint"),
-    "embed": ("star.text.embed", "precompute a benchmark's name and description embeddings"),
-    "train-backbone": ("star.train_backbone", "train the Shift-GCN backbone on the seen classes"),
-    "extract": ("star.extract", "cache frozen-backbone features for fast head training"),
-    "train": ("star.train", "train the STAR head (or baseline / ablation) on cached features"),
-    "eval": ("star.evaluate", "evaluate a checkpoint: ZSL, GZSL S/U/H, AUSUC"),
-    "predict": ("star.inference", "zero-shot predictions for a clip or a clip bank"),
+    "data": ("star.commands.data", "inspect a clip bank: `star data info PATH`"),
+    "prepare-ntu": ("star.commands.prepare_ntu", "turn raw NTU RGB+D .skeleton folders into a clip bank"),
+    "prepare-pku": ("star.commands.prepare_pku", "turn raw PKU-MMD skeleton + label folders into a clip bank"),
+    "synth": ("star.commands.synth", "write the synthetic demo clips (assets/samples)"),
+    "describe": ("star.commands.describe", "generate part descriptions for new classes with an LLM endpoint"),
+    "embed": ("star.commands.embed", "precompute a benchmark's name and description embeddings"),
+    "train-backbone": ("star.commands.train_backbone", "train the Shift-GCN backbone on the seen classes"),
+    "extract": ("star.commands.extract", "cache frozen-backbone features for fast head training"),
+    "train": ("star.commands.train", "train the STAR head (or baseline / ablation) on cached features"),
+    "eval": ("star.commands.eval", "evaluate a checkpoint: ZSL, GZSL S/U/H, AUSUC"),
+    "predict": ("star.commands.predict", "zero-shot predictions for a clip or a clip bank"),
+    "pose": ("star.commands.pose", "RGB video -> NTU skeleton file (BlazePose pose extraction)"),
 }
 
 

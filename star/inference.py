@@ -8,20 +8,17 @@ a clip against any candidate names (open vocabulary), embedding them with the ch
 
 from __future__ import annotations
 
-import argparse
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from star.checkpoint import CheckpointError, check_encoder, default_checkpoint_root
-from star.evaluate import attention_time_joint
-from star.data import ClipBank
+from star.checkpoint import check_encoder, default_checkpoint_root
+from star.data import ClipBank, is_clip_bank
+from star.evaluation import attention_time_joint
 from star.pipeline import StarPipeline
 from star.skeleton import load_clip
-from star.skeleton.clip import Clip, SkeletonFormatError
+from star.skeleton.clip import Clip
 from star.text import embed_texts, get_encoder
 from star.zsl import calibrated_scores, cosine_scores
 
@@ -106,69 +103,27 @@ class Predictor:
         return [_top(row, list(range(len(names))), names, k) for row in scores]
 
 
-def read_input(path: str) -> tuple[list[Clip], list[str] | None]:
+def read_input(path: str | Path) -> tuple[list[Clip], list[str] | None]:
     """A clip file -> ([clip], None); a clip bank (.npz with offsets) -> (clips, its class names)."""
     p = Path(path)
-    if p.suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                is_bank = "offsets" in z.files
-        except (OSError, ValueError, zipfile.BadZipFile):
-            is_bank = False  # not a readable archive: load_clip says precisely what is wrong
-        if is_bank:
-            bank = ClipBank.load(p)
-            return [bank.clip(i) for i in range(len(bank))], list(bank.class_names)
+    if p.suffix == ".npz" and is_clip_bank(p):
+        bank = ClipBank.load(p)
+        return [bank.clip(i) for i in range(len(bank))], list(bank.class_names)
     return [load_clip(p)], None
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a clip (.skeleton, .npy, .npz, PKU .txt) or a clip bank (.npz)")
-    parser.add_argument("--checkpoint", default=None, help=f"checkpoint directory (default: checkpoints/{DEFAULT_CHECKPOINT})")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--classes", help='candidate action names separated by ";" (open vocabulary)')
-    group.add_argument("--classes-file", help="candidate action names, one per line")
-    parser.add_argument("--gzsl", action="store_true", help="rank all classes (seen minus gamma) instead of unseen only")
-    parser.add_argument("--gamma", type=float, default=None, help="calibration factor (default: the checkpoint's)")
-    parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", action="store_true", help="one JSON object per clip (+ a final accuracy object)")
+def candidate_pool(predictor: Predictor, candidates: list[str] | None, gzsl: bool) -> list[str]:
+    """The class names a prediction ranks: the given candidates, all classes (GZSL) or the unseen ones."""
+    if candidates is not None:
+        return candidates
+    names = predictor.class_names
+    return names if gzsl else [names[i] for i in predictor.meta["unseen_classes"]]
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        clips, bank_names = read_input(args.path)
-        predictor = Predictor.load(args.checkpoint, args.device)
-    except (SkeletonFormatError, CheckpointError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
-        return 2
-    candidates = None
-    if args.classes is not None:
-        candidates = [c.strip() for c in args.classes.split(";") if c.strip()]
-    elif args.classes_file is not None:
-        candidates = [c.strip() for c in Path(args.classes_file).read_text().splitlines() if c.strip()]
-    correct = total = 0
-    for s in range(0, len(clips), args.batch_size):
-        batch = clips[s:s + args.batch_size]
-        if candidates is not None:
-            tops = predictor.rank_names(batch, candidates, args.top_k)
-        else:
-            preds = predictor.predict(batch, args.gamma, args.top_k)
-            tops = [p.gzsl_top if args.gzsl else p.zsl_top for p in preds]
-        pool = candidates if candidates is not None else (
-            predictor.class_names if args.gzsl else [predictor.class_names[i] for i in predictor.meta["unseen_classes"]])
-        for clip, top in zip(batch, tops):
-            top = [{"class": t["class"], "score": round(t["score"], 6)} for t in top]
-            if args.json:
-                print(json.dumps({"source": clip.source, "top": top}))
-            else:
-                print(f"{clip.source}: " + ", ".join(f"{t['class']} ({t['score']:.3f})" for t in top))
-            if bank_names is not None and clip.label is not None and bank_names[clip.label] in pool:
-                total += 1
-                correct += int(top[0]["class"] == bank_names[clip.label])
-    if bank_names is not None and total:
-        if args.json:
-            print(json.dumps({"accuracy": correct / total, "clips": total}))
-        else:
-            print(f"accuracy: {correct / total:.4f} over {total} labelled clips whose class is a candidate")
-    return 0
+def top_predictions(predictor: Predictor, clips: list[Clip], candidates: list[str] | None = None,
+                    gzsl: bool = False, gamma: float | None = None, top_k: int = 5) -> list[list[dict]]:
+    """For each clip, its top-k [{class, index, score}]: over ``candidates`` (open vocabulary) if given,
+    else over all classes after calibrated stacking (``gzsl``) or over the unseen classes (ZSL)."""
+    if candidates is not None:
+        return predictor.rank_names(clips, candidates, top_k)
+    return [p.gzsl_top if gzsl else p.zsl_top for p in predictor.predict(clips, gamma, top_k)]

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS_DIR = REPO_ROOT / "assets"
 SAMPLES_DIR = ASSETS_DIR / "samples"
 DESCRIPTIONS_DIR = ASSETS_DIR / "descriptions"
+CLASSES_DIR = ASSETS_DIR / "classes"
 CONFIGS_DIR = REPO_ROOT / "configs"
 DEFAULT_CHECKPOINT_ROOT = REPO_ROOT / "checkpoints"
 

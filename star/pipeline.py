@@ -14,29 +14,11 @@ import numpy as np
 import torch
 
 from star.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from star.extract import backbone_features
-from star.models import GlobalBaseline, ShiftGCN, StarConfig, StarHead, freeze
+from star.features import backbone_features
+from star.models import ShiftGCN, build_head, freeze
 from star.skeleton.clip import Clip
 from star.skeleton.transforms import to_model_input_batch
 from star.zsl import cosine_scores
-
-HEAD_CONFIG_KEYS = ("num_parts", "d_model", "num_prompts", "num_heads", "ffn_hidden", "text_hidden", "dropout",
-                    "use_attention", "use_visual_prompts", "use_semantic_prompts")
-
-
-def head_config(head_cfg: dict, num_classes: int, text_dim: int, feat_dim: int = 256) -> dict:
-    """The StarConfig fields for a run's ``head`` section (what the checkpoint sidecar stores)."""
-    return {"num_classes": num_classes, "text_dim": text_dim, "feat_dim": feat_dim,
-            **{k: head_cfg[k] for k in HEAD_CONFIG_KEYS}}
-
-
-def build_head(model_kind: str, config: dict) -> torch.nn.Module:
-    cfg = StarConfig(**config)
-    if model_kind == "baseline":
-        return GlobalBaseline(cfg)
-    if model_kind == "star":
-        return StarHead(cfg)
-    raise ValueError(f"unknown head model '{model_kind}' (expected 'star' or 'baseline')")
 
 
 @dataclass
@@ -100,11 +82,10 @@ class StarPipeline:
         """Projected (name (C, m), descriptions (K, C, m) or None) embeddings in the shared space."""
         names = self.name_emb if names is None else names
         parts = self.part_emb if parts is None else parts
-        if self.meta["model"] == "baseline":
-            return self.head.encode_names(names.to(self.device)).cpu().numpy(), None
-        name_proj, desc_proj = self.head.encode_text(names.to(self.device), parts.float().to(self.device),
+        name_proj, desc_proj = self.head.encode_text(names.to(self.device),
+                                                     None if parts is None else parts.float().to(self.device),
                                                      use_prompt=use_prompt)
-        return name_proj.cpu().numpy(), desc_proj.cpu().numpy()
+        return name_proj.cpu().numpy(), None if desc_proj is None else desc_proj.cpu().numpy()
 
     @torch.no_grad()
     def project_names(self, name_embeddings: np.ndarray) -> np.ndarray:

@@ -1,18 +1,17 @@
-"""Shared fixtures: where the repository and the shared real data live."""
+"""Shared fixtures: where the repository and the shared real data live (``star.paths``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from star.paths import REPO_ROOT, data_dir
 
 
 def shared_data_dir() -> Path:
     """The read-only real data: $STAR_DATA_DIR (as the library uses), else ../shared/data next to the repo."""
-    return Path(os.environ.get("STAR_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    return data_dir()
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +25,36 @@ def shared_data() -> Path:
     if not (path / "nwucla.npz").exists():
         pytest.fail(f"shared data not found at {path}; set STAR_DATA_DIR to the folder with nwucla.npz")
     return path
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    """A folder for the fuzz tests' files (module scope: hypothesis reruns a test many times)."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def sometimes_truncated(draw, data: bytes) -> bytes:
+    """In a quarter of the draws, ``data`` cut at a random byte (a file that ends anywhere)."""
+    from hypothesis import strategies as st
+
+    return data[: draw(st.integers(0, len(data)))] if draw(st.integers(0, 3)) == 0 else data
+
+
+def read_fuzzed(read, path: Path, data: bytes):
+    """Write ``data`` to ``path`` and ``read`` it: a clear SkeletonFormatError (None) or a sound clip."""
+    import numpy as np
+
+    from star.skeleton import SkeletonFormatError
+
+    path.write_bytes(data)
+    try:
+        clip = read(path)
+    except SkeletonFormatError:
+        return None
+    assert clip.frames.ndim == 4 and clip.frames.shape[2:] == (25, 3)
+    assert 1 <= clip.num_bodies <= 2 and clip.num_frames >= 1
+    assert np.isfinite(clip.frames).all()
+    return clip
 
 
 @pytest.fixture(scope="session")

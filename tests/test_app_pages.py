@@ -1,8 +1,11 @@
-"""Every app page through Streamlit's AppTest, on a shipped checkpoint: the values shown equal the library's."""
+"""Every app page through Streamlit's AppTest, driven through the frame (``app.py``, ``st.navigation``), on a shipped
+checkpoint: the values shown equal the library's; the checkpoint picker, typed path and .zip upload."""
 
 from __future__ import annotations
 
-import os
+import io
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,77 +14,75 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from star import analysis, appstate  # noqa: E402
-from star.checkpoint import list_checkpoints  # noqa: E402
-from star.zsl import gzsl_metrics  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `ui` sits next to app.py (Streamlit puts that folder on sys.path)
+
+from star import analysis  # noqa: E402
+from star.checkpoint import BUNDLE, SIDECAR, WEIGHTS, list_checkpoints  # noqa: E402
+from star.zsl import gzsl_metrics  # noqa: E402
+from ui import checkpoints, model_view  # noqa: E402
+from ui.clips import builtin_samples, load_sample  # noqa: E402
+from ui.model_view import ModelView  # noqa: E402
+
 TIMEOUT = 120
-
-
-def _root() -> Path:
-    return Path(os.environ.get("STAR_CHECKPOINTS", REPO / "checkpoints"))
+PAGES = {"Model": "pages/model.py", "Predict": "pages/predict.py", "Embedding spaces": "pages/embedding_spaces.py",
+         "Confusion": "pages/confusion.py", "Calibration": "pages/calibration.py"}
 
 
 def _star_checkpoint() -> Path:
     """The shipped default if present, else the first STAR (non-baseline) checkpoint in checkpoints/."""
-    paths = list_checkpoints(_root())
+    paths = list_checkpoints(REPO / "checkpoints")
     if not paths:
-        pytest.fail(f"no checkpoints in {_root()}; the app tests need the shipped checkpoints")
-    default = [p for p in paths if p.name == appstate.DEFAULT_CHECKPOINT]
-    star = [p for p in paths if appstate.ModelView.load(p).is_star]
+        pytest.fail("no checkpoints in checkpoints/; the app tests need the shipped checkpoints")
+    default = [p for p in paths if p.name == checkpoints.DEFAULT_CHECKPOINT]
+    star = [p for p in paths if ModelView.load(p).is_star]
     return (default or star or paths)[0]
 
 
 @pytest.fixture(scope="module")
-def view() -> appstate.ModelView:
-    return appstate.ModelView.load(_star_checkpoint())
-
-
-PAGES = {"model": "app.py", "predict": "pages/1_Predict.py", "embeddings": "pages/2_Embedding_spaces.py",
-         "confusion": "pages/3_Confusion.py", "calibration": "pages/4_Calibration.py"}
-NAV_LABELS = ["Model", "Predict", "Embedding spaces", "Confusion", "Calibration"]
+def view() -> ModelView:
+    return ModelView.load(_star_checkpoint())
 
 
 @pytest.fixture
 def app(view, tmp_path, monkeypatch):
-    """A fresh session of ``app.py`` (the Model page) on the test checkpoint, t-SNE cache in tmp_path."""
-    monkeypatch.setenv("STAR_CHECKPOINTS", str(view.path.parent))
+    """A fresh session of the frame on the test checkpoint (its Model page), t-SNE cache in tmp_path."""
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(view.path.parent))
     monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("STAR_DATA_DIR", raising=False)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.session_state["checkpoint_pick"] = view.path.name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def _open(at: AppTest, page: str) -> AppTest:
-    """Open a page in the session (the first run of a fresh session opens it directly, as a URL like
-    /Calibration does: the page script alone renders the sidebar)."""
+    """Switch the session to a page, as a click in the navigation does; the frame draws the sidebar around it."""
     at.switch_page(PAGES[page]).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert [t.value for t in at.sidebar.title] == ["STAR Studio"]  # the page script rendered the shared sidebar
-    assert [link.proto.label for link in at.sidebar.get("page_link")] == NAV_LABELS
+    assert [t.value for t in at.main.title] == [page]
+    assert at.sidebar.selectbox(key="checkpoint_pick") and at.sidebar.file_uploader(key="checkpoint_zip")
     return at
-
-
-def test_pages_folder_holds_exactly_the_four_pages_in_sidebar_order(monkeypatch):
-    """Streamlit makes every .py in pages/ a page, ordered by its number; the sidebar links list them in that order."""
-    from streamlit.source_util import page_sort_key
-
-    monkeypatch.syspath_prepend(str(REPO))  # as Streamlit does for the app's scripts
-    from ui.common import NAV
-
-    scripts = sorted((REPO / "pages").glob("*.py"), key=page_sort_key)
-    assert ["app.py"] + [str(p.relative_to(REPO)) for p in scripts] == list(PAGES.values())
-    assert [(script, label) for script, label, _ in NAV] == list(zip(PAGES.values(), NAV_LABELS))
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_app_py_is_a_frame_over_the_pages_folder():
+    source = (REPO / "app.py").read_text()
+    assert "st.navigation(" in source
+    assert sorted(f"pages/{p.name}" for p in (REPO / "pages").glob("*.py")) == sorted(PAGES.values())
+    assert not (REPO / ".streamlit" / "config.toml").exists()
+
+
 def test_model_page_shows_benchmark_metrics_and_classes(app, view):
-    at = _open(app, "model")
+    at = _open(app, "Model")
     assert any(view.meta["benchmark"] in h.value for h in at.subheader)
     table = at.table[0].value
     assert view.meta["benchmark"] in table["value"].tolist()
@@ -93,22 +94,23 @@ def test_model_page_shows_benchmark_metrics_and_classes(app, view):
     classes = at.dataframe[1].value
     assert classes["class"].tolist() == view.class_names
     assert (classes["split"] == "unseen").sum() == len(view.unseen)
+    assert at.sidebar.slider(key="gamma").value == pytest.approx(view.gamma)
 
 
 def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
-    at = _open(app, "calibration")
+    at = _open(app, "Calibration")
     ref = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, view.gamma)
     shown = _metrics(at)
     assert shown["S (seen)"] == f"{ref['S'] * 100:.2f}" and shown["U (unseen)"] == f"{ref['U'] * 100:.2f}"
     assert shown["H (harmonic)"] == f"{ref['H'] * 100:.2f}"
-    curve = appstate.su_curve_data(view)
+    curve = model_view.su_curve_data(view)
     assert shown["AUSUC"] == f"{curve['ausuc'] * 100:.2f}"
-    # move gamma to where H changes (the test-optimal gamma, on the slider's 0.001 grid)
-    lo, hi = appstate.gamma_bounds(view)
+    # move gamma to where H changes most (on the slider's 0.001 grid)
+    lo, hi = model_view.gamma_bounds(view)
     candidates = np.round(np.linspace(lo, hi, 41), 3)
     hs = [gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)["H"] for g in candidates]
     g = float(candidates[int(np.argmax(np.abs(np.array(hs) - ref["H"])))])
-    at.sidebar.slider(key=view.gamma_key).set_value(g).run()
+    at.sidebar.slider(key="gamma").set_value(g).run()
     new = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)
     shown = _metrics(at)
     assert shown["gamma"] == f"{g:.3f}"
@@ -116,19 +118,18 @@ def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
     assert shown["S (seen)"] == f"{new['S'] * 100:.2f}" and shown["U (unseen)"] == f"{new['U'] * 100:.2f}"
     rows = analysis.class_gain_loss(view.scores, view.labels, view.seen, view.gamma, g, view.class_names)
     assert rows, "moving gamma to a different H must change some class"
-    table = at.dataframe[0].value
-    assert table["class"].tolist() == [r["class"] for r in rows]
-    # the moved gamma is shared: the Confusion and Model pages (their own sidebar scripts) start from it
-    _open(at, "confusion")
+    assert at.dataframe[0].value["class"].tolist() == [r["class"] for r in rows]
+    # the frame's slider keeps its value across pages by itself
+    _open(at, "Confusion")
     assert f"gamma {g:.3f}" in at.tabs[1].label
-    assert at.sidebar.slider(key=view.gamma_key).value == pytest.approx(g)
-    _open(at, "model")
-    assert at.sidebar.slider(key=view.gamma_key).value == pytest.approx(g)
+    assert at.sidebar.slider(key="gamma").value == pytest.approx(g)
+    _open(at, "Model")
+    assert at.sidebar.slider(key="gamma").value == pytest.approx(g)
 
 
 def test_confusion_page_lists_most_confused_pairs(app, view):
-    at = _open(app, "confusion")
-    want = appstate.confusions(view, view.gamma)
+    at = _open(app, "Confusion")
+    want = model_view.confusions(view, view.gamma)
     zsl, gzsl = at.dataframe[0].value, at.dataframe[1].value
     assert zsl["true"].tolist() == [p["true"] for p in want["zsl_pairs"]]
     assert zsl["count"].tolist() == [p["count"] for p in want["zsl_pairs"]]
@@ -139,10 +140,10 @@ def test_confusion_page_lists_most_confused_pairs(app, view):
 def test_embeddings_page_computes_tsne_once_and_caches_on_disk(app, view, tmp_path, monkeypatch):
     import streamlit as st
 
-    monkeypatch.setattr(appstate, "MAX_TSNE_POINTS", 120)  # keep this test fast: fewer points, fewer iterations
+    monkeypatch.setattr(model_view, "MAX_TSNE_POINTS", 120)  # keep this test fast: fewer points, fewer iterations
     monkeypatch.setattr(analysis, "TSNE_MAX_ITER", 250)
     st.cache_data.clear()
-    at = _open(app, "embeddings")
+    at = _open(app, "Embedding spaces")
     files = sorted((tmp_path / "cache").glob("tsne-*.npy"))
     assert len(files) == 3  # skeleton + semantic with and without prompt
     assert all(view.digest in f.name for f in files)
@@ -150,23 +151,33 @@ def test_embeddings_page_computes_tsne_once_and_caches_on_disk(app, view, tmp_pa
     # a fresh process (no st cache) reads the disk cache instead of recomputing
     st.cache_data.clear()
     monkeypatch.setattr(analysis, "compute_tsne", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
-    at = _open(app, "embeddings")
+    at = _open(app, "Embedding spaces")
     assert len(at.get("plotly_chart")) == 3
 
 
 def test_predict_page_sample_shows_prediction(app, view):
     from star.inference import Predictor
 
-    at = _open(app, "predict")
-    samples = appstate.builtin_samples()
+    at = _open(app, "Predict")
+    samples = builtin_samples()
     assert samples, "assets/samples/*.skeleton are missing"
     shown = [m.value for m in at.markdown if m.value.startswith("**Prediction (ZSL)")]
-    clip = appstate.load_sample(samples[0])
-    pred = Predictor.load(view.path).predict([clip], gamma=view.gamma, top_k=5)[0]
+    pred = Predictor.load(view.path).predict([load_sample(samples[0])], gamma=view.gamma, top_k=5)[0]
     assert shown == [f"**Prediction (ZSL): {pred.zsl_top[0]['class']}**"]
     assert pred.zsl_top[0]["index"] in view.unseen
     assert len(at.get("plotly_chart")) == 6  # animation, ZSL, GZSL, attention, part match, open vocabulary
     assert not at.error
+
+
+def test_predict_page_upload_shows_the_readers_error_then_a_prediction(app, view):
+    at = _open(app, "Predict")
+    at.radio(key="predict_source").set_value("Upload a file").run()
+    at.file_uploader(key="predict_upload").upload("broken.skeleton", b"2\nnot a skeleton file\n").run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("Could not read the file: broken.skeleton")
+    sample = builtin_samples()[0]
+    at.file_uploader(key="predict_upload").set_value((sample.path.name, sample.path.read_bytes(), "")).run()
+    assert not at.error and any(m.value.startswith("**Prediction (ZSL)") for m in at.markdown)
 
 
 def test_predict_page_broken_clip_bank_shows_the_readers_error(app, tmp_path, monkeypatch):
@@ -175,7 +186,7 @@ def test_predict_page_broken_clip_bank_shows_the_readers_error(app, tmp_path, mo
     np.savez(data / "broken.npz", frames=np.zeros((3, 25, 3), np.float32), offsets=np.array([0, 5]),
              label=np.array([0]), class_names=np.array(["a"]))
     monkeypatch.setenv("STAR_DATA_DIR", str(data))
-    at = _open(app, "predict")
+    at = _open(app, "Predict")
     at.radio(key="predict_source").set_value("Clip bank ($STAR_DATA_DIR)").run()
     assert not at.exception
     assert len(at.error) == 1 and "broken.npz" in at.error[0].value and "offsets" in at.error[0].value
@@ -184,28 +195,64 @@ def test_predict_page_broken_clip_bank_shows_the_readers_error(app, tmp_path, mo
     assert not at.error and any(m.value.startswith("**Prediction (ZSL)") for m in at.markdown)
 
 
-def test_upload_reader_errors_name_the_uploaded_file():
-    from star.skeleton.clip import SkeletonFormatError
-
-    with pytest.raises(SkeletonFormatError, match=r"^broken\.skeleton"):
-        appstate.clip_from_upload("broken.skeleton", b"3\nnot a skeleton file\n")
-    with pytest.raises(SkeletonFormatError, match="ending in"):
-        appstate.clip_from_upload("notes.pdf", b"%PDF")
-
-
-def test_bad_checkpoint_path_shows_error_and_app_keeps_running(view, tmp_path, monkeypatch):
-    monkeypatch.setenv("STAR_CHECKPOINTS", str(view.path.parent))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["checkpoint_pick"] = view.path.name
-    at.session_state["checkpoint_path"] = str(tmp_path / "nope")
-    at.run()
-    assert not at.exception
-    message = f"{tmp_path / 'nope'}: no checkpoint directory here"
-    assert any(message in e.value for e in at.sidebar.error)
-    assert any(message in e.value for e in at.main.error) and not at.table
-    # the app keeps running: other pages say the same, and clearing the path loads the picked checkpoint
-    _open(at, "calibration")
-    assert any("No checkpoint loaded" in e.value for e in at.error) and not at.metric
-    assert at.sidebar.text_input(key="checkpoint_path_widget").value == str(tmp_path / "nope")  # kept across pages
-    at.sidebar.text_input(key="checkpoint_path_widget").input("").run()
+def test_typed_paths_outside_the_checkpoint_folders_are_refused(app, view, tmp_path):
+    at = _open(app, "Calibration")
+    for typed in ("/etc", "/no/such/folder", str(view.path.parent / ".." / ".."), str(tmp_path)):
+        at.sidebar.text_input(key="checkpoint_path").input(typed).run()
+        assert not at.exception
+        assert [e.value for e in at.sidebar.error] == [f"Cannot load checkpoint: {checkpoints.REFUSED}"]
+        assert [e.value for e in at.main.error] == [f"No checkpoint loaded: {checkpoints.REFUSED}"]
+        assert not at.metric and at.sidebar.text_input(key="checkpoint_path").value == typed
+    _open(at, "Model")  # still refused on another page: the typed path is the frame's
+    assert any(checkpoints.REFUSED in e for e in _errors(at)) and not at.table
+    # a folder inside the roots that is no checkpoint: the loader's message, naming what was typed only
+    at.sidebar.text_input(key="checkpoint_path").input("nope").run()
+    assert [e.value for e in at.sidebar.error] == ["Cannot load checkpoint: nope: no checkpoint directory here "
+                                                   f"(expected a folder with {WEIGHTS} and {SIDECAR})"]
+    # a name relative to the roots opens it; clearing the box returns to the picker
+    at.sidebar.text_input(key="checkpoint_path").input(view.path.name).run()
+    assert not at.error and view.name in at.table[0].value["value"].tolist()
+    _open(at, "Calibration")
+    at.sidebar.text_input(key="checkpoint_path").input("").run()
     assert not at.error and _metrics(at)["H (harmonic)"] == f"{view.meta['metrics']['H'] * 100:.2f}"
+
+
+def _checkpoint_zip(folder: Path, extra: dict[str, bytes] | None = None, inside: str = "") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n in (WEIGHTS, SIDECAR, BUNDLE):
+            zf.writestr(f"{inside}{n}", (folder / n).read_bytes())
+        for n, d in (extra or {}).items():
+            zf.writestr(n, d)
+    return buf.getvalue()
+
+
+def test_uploaded_checkpoint_zip_is_opened_from_a_temporary_folder(app, view, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    at = _open(app, "Calibration")
+    uploader = at.sidebar.file_uploader(key="checkpoint_zip")
+    uploader.upload("mine.zip", _checkpoint_zip(view.path, inside=f"{view.name}/"), "application/zip").run()
+    assert not at.exception and not at.error, _errors(at)
+    held = at.session_state["checkpoint_upload"]
+    assert held.path.is_relative_to(tmp_path / "tmp") and held.path.is_dir()
+    ref = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, view.gamma)
+    assert _metrics(at)["H (harmonic)"] == f"{ref['H'] * 100:.2f}"
+    _open(at, "Model")
+    assert view.name in at.table[0].value["value"].tolist()
+    assert at.session_state["checkpoint_upload"] is held  # unpacked once, not on every rerun
+    # a zip-slip archive replaces it: refused, and the previous upload's folder is gone
+    at.sidebar.file_uploader(key="checkpoint_zip").set_value(
+        ("evil.zip", _checkpoint_zip(view.path, {"../../evil.py": b"print('hi')"}), "application/zip")).run()
+    assert not at.exception and not held.path.exists() and not (tmp_path / "evil.py").exists()
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and errors[0].startswith("Cannot load checkpoint: evil.zip: '../../evil.py'")
+    assert str(tmp_path) not in errors[0] and not at.table
+    # a corrupt one says so
+    at.sidebar.file_uploader(key="checkpoint_zip").set_value(("bad.zip", b"PK\x03\x04 nonsense", "")).run()
+    assert [e.value for e in at.sidebar.error] == [
+        "Cannot load checkpoint: bad.zip: not a readable zip archive (File is not a zip file)"]
+    # clearing the upload returns to the picked checkpoint and leaves no temporary folder behind
+    at.sidebar.file_uploader(key="checkpoint_zip").clear().run()
+    assert not at.error and view.name in at.table[0].value["value"].tolist()
+    assert "checkpoint_upload" not in at.session_state and list((tmp_path / "tmp").iterdir()) == []

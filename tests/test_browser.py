@@ -1,6 +1,9 @@
-"""End to end in real headless Chromium: start ``streamlit run app.py``, upload a real NTU file, see the animation
-and a prediction, move the gamma slider and see H change, upload a broken file and see the error, open a page
-directly by its URL; save a screenshot of every page to docs/screenshots/.
+"""End to end in real headless Chromium: start ``streamlit run app.py`` (the frame), open a page by its URL as the
+server's first request, walk every page by clicking the navigation, upload a real NTU file and see the animation
+and a prediction, upload a broken file and see the error, move the gamma slider and see H change, type checkpoint
+paths outside the checkpoint folders and see them refused; upload a video (``two_people.mp4`` from the shared data)
+and see the progress bar, the video, the landmark overlays and a prediction. With ``STAR_SCREENSHOTS=1`` it saves a
+screenshot of every page to docs/screenshots/ (the ones in docs/APP.md and the README).
 
 Uses Debian's chromium (``apt-get install chromium``) through Playwright's ``executable_path``; never
 ``playwright install``.
@@ -20,13 +23,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from star import appstate
-from star.checkpoint import default_checkpoint_root, list_checkpoints
 from star.zsl import gzsl_metrics
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `ui` sits next to app.py (Streamlit puts that folder on sys.path)
+from ui import checkpoints, model_view  # noqa: E402
+
 SHOTS = REPO / "docs" / "screenshots"
+SAVE_SHOTS = os.environ.get("STAR_SCREENSHOTS", "") not in ("", "0")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SAMPLE = "S002C001P003R001A003.skeleton"
@@ -48,16 +53,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def checkpoint() -> Path:
-    paths = list_checkpoints(default_checkpoint_root())
-    if not paths:
-        pytest.fail(f"no checkpoints in {default_checkpoint_root()}")
-    return paths[appstate.default_index(paths)]
+    choices = checkpoints.checkpoint_choices([REPO / "checkpoints"])
+    if not choices:
+        pytest.fail("no checkpoints in checkpoints/")
+    return choices[checkpoints.default_choice(list(choices))]
 
 
 @pytest.fixture(scope="module")
 def server(checkpoint):
     port = _free_port()
-    env = dict(os.environ, STAR_CHECKPOINTS=str(checkpoint.parent), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = dict(os.environ, STAR_CHECKPOINT_DIRS=str(checkpoint.parent), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.pop("STAR_DATA_DIR", None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
@@ -97,8 +102,8 @@ def page(server):
 
 
 def _nav(page, title: str, timeout_ms: int = WAIT_MS) -> None:
-    """Click the page's link in the sidebar (same session, so gamma persists)."""
-    page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]').filter(
+    """Click the page's link in the frame's navigation (same session, so the sidebar's choices persist)."""
+    page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').filter(
         has_text=re.compile(f"{re.escape(title)}$")).click()  # the text is the icon's name, then the label
     page.get_by_role("heading", name=title, exact=True).wait_for()
     _settle(page, timeout_ms)
@@ -112,8 +117,10 @@ def _settle(page, timeout_ms: int = WAIT_MS) -> None:
 
 
 def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    """Save docs/screenshots/<name>.png when asked (STAR_SCREENSHOTS=1)."""
+    if SAVE_SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _slide_to(handle, target: float) -> None:
@@ -147,22 +154,65 @@ def _metric(page, label: str) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
-    view = appstate.ModelView.load(checkpoint)
+def _links(page) -> list[str]:
+    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
+    return [t.strip().split("\n")[-1] for t in links.all_inner_texts()]  # after the icon's name
 
-    page.goto(server)
-    page.get_by_role("heading", name="Model", exact=True).wait_for()
+
+def _sidebar_errors(page) -> list[str]:
+    return [t.strip() for t in page.locator('[data-testid="stSidebar"] [data-testid="stAlertContentError"]')
+            .all_inner_texts()]
+
+
+def _type_path(page, text: str) -> None:
+    """Type a checkpoint path (Enter submits it) and wait for its outcome: the refusal in the sidebar for a path,
+    the gamma slider again for an empty box (the picked checkpoint)."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stTextInputField"]')
+    box.fill(text)
+    box.press("Enter")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    if text:
+        sidebar.locator('[data-testid="stAlertContentError"]').filter(has_text=checkpoints.REFUSED).wait_for()
+    else:
+        sidebar.locator('[data-testid="stSlider"]').wait_for()
     _settle(page)
+
+
+def _shared_video(name: str) -> Path:
+    """A shared test video; skips (with the reason) when it or the pose models are missing."""
+    from star.video import models
+    from conftest import shared_data_dir
+
+    path = shared_data_dir() / "video" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
+    if not models.models_ready():
+        pytest.skip(f"BlazePose models not set up in {models.models_dir()}: run `{models.FIX_COMMAND}`")
+    return path
+
+
+def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
+    view = model_view.ModelView.load(checkpoint)
+    ref = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, view.gamma)
+
+    # the server's first request opens a page by its URL: the frame still draws the navigation and the sidebar
+    page.goto(f"{server}/calibration")
+    page.get_by_role("heading", name="Calibration", exact=True).wait_for()
+    _settle(page)
+    assert _links(page) == NAV_LABELS
+    assert _metric(page, "H (harmonic)") == f"{ref['H'] * 100:.2f}" and _thumb(page) == f"{view.gamma:.3f}"
+
+    # the frame's default page, reached through the navigation
+    _nav(page, "Model")
+    assert page.url.rstrip("/") == server
     assert view.meta["benchmark"] in page.locator('[data-testid="stMain"]').inner_text()
-    links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
-    assert [t.strip().split("\n")[-1] for t in links.all_inner_texts()] == NAV_LABELS  # after the icon's name
-    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # Streamlit's own list is off (config.toml)
     _shot(page, "model")
 
     # Predict: upload the real NTU file, see the 3D animation and a prediction
     _nav(page, "Predict")
     page.get_by_text("Upload a file", exact=True).click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(ntu_samples / SAMPLE))
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        str(ntu_samples / SAMPLE))
     page.get_by_text("Prediction (ZSL):").wait_for()
     _settle(page)
     chart = page.locator(".js-plotly-plot").first
@@ -177,19 +227,19 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     # a broken file shows the reader's message, and the page keeps working
     broken = tmp_path / "broken.skeleton"
     broken.write_text("2\nthis is not a skeleton file\n")
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(broken))
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(broken))
     alert = page.locator('[data-testid="stAlertContentError"]').filter(has_text="Could not read the file")
     alert.wait_for()
     assert "broken.skeleton" in alert.inner_text()
     _shot(page, "predict-error")
 
+
     # Calibration: move gamma with the keyboard to the slider value with the best test H (or, if that is the
     # checkpoint's H, the value farthest from it); the page shows the library's S / H for that gamma
     _nav(page, "Calibration")
     before = _metric(page, "H (harmonic)")
-    ref = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, view.gamma)
     assert before == f"{ref['H'] * 100:.2f}"
-    lo, hi = appstate.gamma_bounds(view)
+    lo, hi = model_view.gamma_bounds(view)
     grid = [round(lo + i * 0.001, 3) for i in range(int(round((hi - lo) / 0.001)) + 1)]
     hs = np.array([gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)["H"] for g in grid])
     best = int(np.argmax(hs)) if f"{hs.max() * 100:.2f}" != before else int(np.argmax(np.abs(hs - ref["H"])))
@@ -211,8 +261,9 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _nav(page, "Confusion")
     page.locator(".js-plotly-plot").first.wait_for()
     assert re.search(r"GZSL \(all classes, gamma -?\d", page.locator('[data-testid="stMain"]').inner_text())
+    assert f"gamma {gamma:.3f}" in page.locator('[data-testid="stMain"]').inner_text()  # the frame's gamma
     _shot(page, "confusion")
-    # the first visit on a fresh clone computes the t-SNE (then it is cached on disk in checkpoints/.star_cache)
+    # the first visit on a fresh clone computes the t-SNE (then it is cached on disk in .star_cache/)
     _nav(page, "Embedding spaces", timeout_ms=4 * WAIT_MS)
     charts = 3 if view.is_star else 2  # skeleton space + semantic space with / without the prompt (STAR only)
     page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {charts}",
@@ -223,15 +274,53 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     page.wait_for_timeout(300)
     _shot(page, "embeddings-semantic")
 
-    # back on Model (app.py) in the same session: the moved gamma is still the sidebar's
+    # back on Model in the same session: the moved gamma is still the sidebar's
     _nav(page, "Model")
     assert _thumb(page) == f"{gamma:.3f}"
 
-    # a fresh session opened directly on /Calibration: the page script alone renders the sidebar and loads the
-    # checkpoint, at the checkpoint's own gamma
-    page.goto(f"{server}/Calibration")
+    # typed paths outside the checkpoint folders: one refusal, whether the path exists or not
+    for typed in ("/etc", "/no/such/folder", f"{checkpoint.parent}/../.."):
+        _type_path(page, "")  # the checkpoint loads in between: each refusal is this path's
+        _type_path(page, typed)
+        assert _sidebar_errors(page) == [f"Cannot load checkpoint: {checkpoints.REFUSED}"]
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"No checkpoint loaded: {checkpoints.REFUSED}" in main and view.meta["benchmark"] not in main
+    _nav(page, "Calibration")  # still refused on another page
+    assert _sidebar_errors(page) == [f"Cannot load checkpoint: {checkpoints.REFUSED}"]
+    _type_path(page, "")  # cleared: the picked checkpoint again
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    assert _sidebar_errors(page) == [] and _metric(page, "H (harmonic)") == before
+
+    # a fresh session opened directly on /calibration starts at the checkpoint's own gamma
+    page.goto(f"{server}/calibration")
     page.get_by_role("heading", name="Calibration", exact=True).wait_for()
     _settle(page)
-    assert page.locator('[data-testid="stSidebar"]').get_by_text("STAR Studio", exact=True).count() == 1
+    assert _links(page) == NAV_LABELS
     assert _metric(page, "H (harmonic)") == before and _metric(page, "gamma") == f"{view.gamma:.3f}"
     assert _thumb(page) == f"{view.gamma:.3f}"
+
+
+def test_predict_page_video_upload(page, server):
+    """A video on the Predict page (a fresh session): its pose is extracted (progress bar), then the video plays
+    beside the 3D skeleton, the landmarks are drawn on four frames and the predictions follow."""
+    video = _shared_video("two_people.mp4")
+    page.goto(f"{server}/predict")
+    page.get_by_role("heading", name="Predict", exact=True).wait_for()
+    _settle(page)
+    page.get_by_text("Upload a file", exact=True).click()
+    _settle(page)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    page.locator('[data-testid="stProgress"]').filter(has_text="Extracting the pose from two_people.mp4").wait_for()
+    page.get_by_text("Prediction (ZSL):").wait_for(timeout=4 * WAIT_MS)
+    _settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator("video").count() == 1
+    assert "two_people.mp4: 2 bodies, 72 frames" in main.inner_text()
+    assert main.locator('[data-testid="stImage"]').count() == 4  # the landmarks drawn on four frames
+    assert main.locator(".js-plotly-plot").count() >= 3  # the skeleton, ZSL and GZSL
+    assert not main.locator('[data-testid="stAlertContentError"]').count()
+    main.locator('[data-testid="stCaptionContainer"]').filter(has_text="two_people.mp4").first.evaluate(
+        "e => { e.scrollIntoView({block: 'start'}); let s = e.parentElement;"  # then clear of the top bar
+        " while (s && !s.scrollTop) s = s.parentElement; if (s) s.scrollTop -= 80; else window.scrollBy(0, -80); }")
+    page.wait_for_timeout(500)
+    _shot(page, "predict-video")

@@ -30,3 +30,27 @@ def test_unknown_command_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_commands_live_in_star_commands_and_the_library_never_imports_them(repo_root):
+    import ast
+
+    for name, (module_name, _) in COMMANDS.items():
+        assert module_name.startswith("star.commands."), name
+    for path in (repo_root / "star").rglob("*.py"):
+        if "commands" in path.relative_to(repo_root / "star").parts or path.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("star.commands") or n.startswith("star.cli") for n in names), path
+
+
+def test_every_command_prints_its_help(capsys):
+    import pytest
+
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0, name
+        assert f"usage: star {name}" in capsys.readouterr().out

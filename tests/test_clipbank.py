@@ -234,3 +234,14 @@ def test_data_info_command(tmp_path, capsys, shared_data):
     (tmp_path / "bad.npz").write_text("x")
     assert main(["data", "info", str(tmp_path / "bad.npz")]) == 1
     assert "bad.npz" in capsys.readouterr().err
+
+
+def test_is_clip_bank_tells_a_bank_from_other_files(tmp_path):
+    from star.data import is_clip_bank
+
+    bank = small_bank().save(tmp_path / "b.npz")
+    np.savez(tmp_path / "one_clip.npz", frames=np.zeros((4, 25, 3), np.float32))
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    (tmp_path / "bad.npz").write_text("not a zip")
+    assert is_clip_bank(bank)
+    assert not any(is_clip_bank(tmp_path / n) for n in ("one_clip.npz", "a.npy", "bad.npz", "missing.npz"))

@@ -1,8 +1,12 @@
 import argparse
+import dataclasses
+import json
 
 import pytest
 
-from star.config import DEFAULTS, ConfigError, add_config_arguments, resolve_config
+from star.config import (ConfigError, RunConfig, add_config_arguments, config_defaults, flag_name, migrate_config,
+                         resolve_config)
+from star.models import StarConfig
 
 
 def parse(argv):
@@ -13,27 +17,104 @@ def parse(argv):
 
 def test_every_leaf_is_a_flag_and_overrides_yaml(tmp_path):
     cfg_file = tmp_path / "c.yaml"
-    cfg_file.write_text("benchmark: pool42-r1\nhead:\n  epochs: 7\n  tau: 0.2\n")
+    cfg_file.write_text("benchmark: pool42-r1\nhead:\n  epochs: 7\n  tau: 0.2\n  arch:\n    d_model: 64\n")
     cfg = resolve_config(parse(["-c", str(cfg_file), "--head.tau", "0.05", "--backbone.milestones", "[3, 4]",
-                                "--head.use_sce", "false"]))
-    assert cfg["benchmark"] == "pool42-r1"
-    assert cfg["head"]["epochs"] == 7  # from the file
-    assert cfg["head"]["tau"] == 0.05  # flag beats file
-    assert cfg["backbone"]["milestones"] == [3, 4]
-    assert cfg["head"]["use_sce"] is False
-    assert cfg["head"]["lr"] == DEFAULTS["head"]["lr"]  # untouched default
+                                "--head.use-sce", "false", "--head.arch.num-heads", "2", "--run-dir", "/tmp/r",
+                                "--max-clips-per-class", "3"]))
+    assert isinstance(cfg, RunConfig)
+    assert cfg.benchmark == "pool42-r1"
+    assert cfg.head.epochs == 7  # from the file
+    assert cfg.head.tau == 0.05  # flag beats file
+    assert cfg.backbone.milestones == [3, 4]
+    assert cfg.head.use_sce is False
+    assert cfg.head.arch.d_model == 64 and cfg.head.arch.num_heads == 2
+    assert cfg.head.arch.ffn_hidden == 64  # None = d_model, resolved after the merge
+    assert cfg.run_dir == "/tmp/r" and cfg.max_clips_per_class == 3
+    assert cfg.head.lr == RunConfig().head.lr  # untouched default
 
 
-def test_unknown_keys_are_rejected(tmp_path):
+def test_flags_are_spelled_with_hyphens_and_underscores_are_a_hidden_alias(capsys):
+    p = argparse.ArgumentParser()
+    add_config_arguments(p)
+    helptext = p.format_help()
+    for name in ("--data-dir", "--run-dir", "--max-clips-per-class", "--head.lr", "--backbone.warmup-epochs",
+                 "--head.arch.ffn-hidden"):
+        assert name in helptext
+    assert "--data_dir" not in helptext and "--head.arch.ffn_hidden" not in helptext
+    cfg = resolve_config(parse(["--data_dir", "/d", "--backbone.warmup_epochs", "3"]))
+    assert cfg.data_dir == "/d" and cfg.backbone.warmup_epochs == 3
+    assert flag_name("head.arch.d_model") == "--head.arch.d-model"
+
+
+def test_defaults_live_in_the_dataclasses():
+    cfg = RunConfig()
+    assert cfg.head.arch == StarConfig()  # the model's own defaults, not a copy
+    assert cfg.head.arch.dropout == 0.0 and cfg.head.arch.ffn_hidden == cfg.head.arch.d_model
+    defaults = config_defaults()
+    assert defaults["head"]["arch"]["ffn_hidden"] is None  # read from the declarations, resolved on build
+    assert RunConfig.from_dict({}) == cfg
+
+
+def test_unknown_keys_are_rejected_with_the_known_ones(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("head:\n  epoch: 3\n")
-    with pytest.raises(ConfigError, match="unknown key 'epoch'"):
+    with pytest.raises(ConfigError, match="unknown key 'epoch'.*known: .*epochs"):
         resolve_config(path=bad)
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(ConfigError, match="unknown option 'head.nope'"):
         resolve_config(overrides={"head.nope": 1})
+    with pytest.raises(ConfigError, match="unknown key 'depth'"):
+        RunConfig.from_dict({"head": {"arch": {"depth": 3}}})
+
+
+def test_wrong_types_are_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="head.epochs: expected int"):
+        resolve_config(overrides={"head.epochs": "many"})
+    with pytest.raises(ConfigError, match="backbone.milestones: expected a list"):
+        resolve_config(overrides={"backbone.milestones": 3})
+    cfg = resolve_config(overrides={"head.lr": "1e-3", "head.arch.dropout": 0})  # YAML reads 1e-3 as text
+    assert cfg.head.lr == 0.001 and isinstance(cfg.head.arch.dropout, float)
+    with pytest.raises(ConfigError, match="divisible"):
+        resolve_config(overrides={"head.arch.d_model": 10, "head.arch.num_heads": 4})
+
+
+def test_migration_moves_the_old_flat_head_section_into_arch(tmp_path):
+    old = {"head": {"model": "star", "d_model": 64, "ffn_hidden": 256, "dropout": 0.1, "lr": 0.02},
+           "backbone": {"workers": 0, "epochs": 3}}
+    new = migrate_config(old)
+    assert new["head"] == {"model": "star", "lr": 0.02, "arch": {"d_model": 64, "ffn_hidden": 256, "dropout": 0.1}}
+    assert new["backbone"] == {"epochs": 3}
+    assert old["head"]["d_model"] == 64  # the input is not changed
+    path = tmp_path / "old.yaml"
+    path.write_text("head:\n  d_model: 64\n  ffn_hidden: 256\n  dropout: 0.1\n")
+    cfg = resolve_config(path=path, overrides={"head.num_parts": 4})  # old dotted keys too
+    assert (cfg.head.arch.d_model, cfg.head.arch.ffn_hidden, cfg.head.arch.dropout) == (64, 256, 0.1)
+    assert cfg.head.arch.num_parts == 4
+
+
+@pytest.mark.parametrize("name, yaml_name", [("star-pool42-32-10", "pool42-32-10.yaml"),
+                                             ("baseline-pool42-32-10", "pool42-32-10-baseline.yaml")])
+def test_shipped_sidecars_migrate_to_exactly_what_they_were_trained_with(repo_root, name, yaml_name):
+    meta = json.loads((repo_root / "checkpoints" / name / "model.json").read_text())
+    cfg = RunConfig.from_dict(meta["config"])
+    assert cfg.head.model == meta["model"]
+    assert cfg.head.arch.dropout == meta["config"]["head"]["dropout"] == 0.1
+    assert cfg.head.arch.ffn_hidden == meta["config"]["head"]["ffn_hidden"] == 256
+    built = cfg.head.arch_for(meta["head_config"]["num_classes"], meta["head_config"]["text_dim"])
+    assert built == StarConfig(**meta["head_config"])
+    # the shipped YAML pins the values the checkpoint was trained with
+    from_yaml = resolve_config(path=repo_root / "configs" / yaml_name, overrides={"out": meta["config"]["out"]})
+    assert from_yaml == cfg
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg  # today's layout round-trips
 
 
 def test_shipped_configs_resolve(repo_root):
     for path in sorted((repo_root / "configs").glob("*.yaml")):
         cfg = resolve_config(path=path)
-        assert cfg["head"]["model"] in ("star", "baseline"), path
+        assert cfg.head.model in ("star", "baseline"), path
+        if path.name.startswith(("ntu", "pku")):  # the paper's head: FFN d-d-d, no dropout
+            assert cfg.head.arch.ffn_hidden == cfg.head.arch.d_model and cfg.head.arch.dropout == 0.0, path
+        if path.name.startswith("ntu"):
+            assert (cfg.head.arch.d_model, cfg.head.arch.ffn_hidden) == (768, 768), path
+        if path.name.startswith("pool42"):  # pinned to what the shipped checkpoints were trained with
+            assert (cfg.head.arch.ffn_hidden, cfg.head.arch.dropout) == (256, 0.1), path
+        assert dataclasses.asdict(cfg) == cfg.to_dict()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import read_fuzzed, sometimes_truncated
 from star.skeleton import SkeletonFormatError
 from star.skeleton.io import read_ntu_skeleton, write_ntu_skeleton
 from star.skeleton.ntu_format import format_ntu_skeleton, parse_ntu_skeleton_text
@@ -270,28 +270,13 @@ def mutated_files(draw) -> bytes:
             lines[i] = " ".join(tokens)
         if not lines:
             break
-    data = "\r\n".join(lines).encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 3)) == 0:  # sometimes cut the file anywhere
-        data = data[: draw(st.integers(0, len(data)))]
-    return data
-
-
-@pytest.fixture(scope="module")
-def fuzz_path(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("fuzz") / "fuzz.skeleton"
+    return sometimes_truncated(draw, "\r\n".join(lines).encode("utf-8", "surrogatepass"))
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(data=mutated_files())
-def test_fuzz_ntu_reader(fuzz_path, data):
-    fuzz_path.write_bytes(data)
-    try:
-        clip = read_ntu_skeleton(fuzz_path)
-    except SkeletonFormatError:
-        return
-    assert clip.frames.ndim == 4 and clip.frames.shape[2:] == (25, 3)
-    assert 1 <= clip.num_bodies <= 2 and clip.num_frames >= 1
-    assert np.isfinite(clip.frames).all()
+def test_fuzz_ntu_reader(fuzz_dir, data):
+    read_fuzzed(read_ntu_skeleton, fuzz_dir / "fuzz.skeleton", data)
 
 
 # --------------------------------------------------------------------------------------------- speed

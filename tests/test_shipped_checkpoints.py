@@ -9,7 +9,7 @@ import pytest
 
 from star.checkpoint import list_checkpoints, load_checkpoint
 from star.cli import main
-from star.evaluate import test_metrics as compute_metrics
+from star.evaluation import test_metrics as compute_metrics
 from star.inference import DEFAULT_CHECKPOINT
 
 SHIPPED = ("star-pool42-32-10", "baseline-pool42-32-10")
@@ -41,12 +41,12 @@ def test_sidecar_metrics_match_the_bundle(ckpt_root, name):
 
 
 @pytest.mark.slow
-def test_star_eval_recomputes_default_from_the_test_clips(ckpt_root, shared_data, capsys):
+@pytest.mark.parametrize("name", SHIPPED)
+def test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips(ckpt_root, shared_data, name, capsys):
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", str(ckpt_root / DEFAULT_CHECKPOINT), "--json",
-                 "--data-dir", str(shared_data)]) == 0
+    assert main(["eval", "--checkpoint", str(ckpt_root / name), "--json", "--data-dir", str(shared_data)]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    recorded = load_checkpoint(ckpt_root / DEFAULT_CHECKPOINT).meta["metrics"]
+    recorded = load_checkpoint(ckpt_root / name).meta["metrics"]
     for key, value in recorded.items():
         assert got[key] == pytest.approx(value, abs=1e-4), key
 

@@ -30,15 +30,15 @@ def test_every_joint_in_exactly_one_part(k):
         assert j in parts[names[index[j]]]
 
 
+# The six parts as the reference lists them (../shared/REFERENCE.md), written out independently.
+REFERENCE_SIX = "head 2 3 20; hand 7 11 21 22 23 24; arm 4 5 6 8 9 10; hip 0 1; leg 12 13 16 17; foot 14 15 18 19"
+
+
 def test_six_parts_exactly_as_reference():
-    assert topo.partition(6) == {
-        "head": (2, 3, 20),
-        "hand": (7, 11, 21, 22, 23, 24),
-        "arm": (4, 5, 6, 8, 9, 10),
-        "hip": (0, 1),
-        "leg": (12, 13, 16, 17),
-        "foot": (14, 15, 18, 19),
-    }
+    expected = {name: tuple(int(j) for j in joints.split())
+                for name, joints in (part.strip().split(" ", 1) for part in REFERENCE_SIX.split(";"))}
+    assert topo.partition(6) == expected
+    assert list(topo.partition(6)) == list(expected)
 
 
 def test_four_and_two_parts_are_unions_of_six():

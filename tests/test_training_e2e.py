@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, repo_root, shared_data):
     base = tmp_path_factory.mktemp("tiny")
-    flags = ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run_dir", str(base / "run"),
-             "--out", str(base / "ckpt" / "star-tiny"), "--data_dir", str(shared_data)]
+    flags = ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run-dir", str(base / "run"),
+             "--out", str(base / "ckpt" / "star-tiny"), "--data-dir", str(shared_data)]
     assert main(["train-backbone", *flags]) == 0
     assert main(["extract", *flags]) == 0
     assert main(["train", *flags]) == 0
@@ -53,7 +53,7 @@ def test_eval_recomputes_the_recorded_metrics(tiny_run, capsys):
     base, flags = tiny_run
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(base / "ckpt" / "star-tiny"), "--json",
-                 "--data-dir", flags[flags.index("--data_dir") + 1]]) == 0
+                 "--data-dir", flags[flags.index("--data-dir") + 1]]) == 0
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(got) == {"zsl_acc", "S", "U", "H", "gamma", "H_best_test", "gamma_best_test", "ausuc"}
     recorded = load_checkpoint(base / "ckpt" / "star-tiny").meta["metrics"]

@@ -4,6 +4,6 @@ Importing this package is cheap (numpy only, no torch).
 """
 
 from star.data.benchmarks import Benchmark, default_data_dir, get_benchmark, list_benchmarks
-from star.data.clipbank import ClipBank
+from star.data.clipbank import ClipBank, is_clip_bank
 
-__all__ = ["Benchmark", "ClipBank", "default_data_dir", "get_benchmark", "list_benchmarks"]
+__all__ = ["Benchmark", "ClipBank", "default_data_dir", "get_benchmark", "is_clip_bank", "list_benchmarks"]

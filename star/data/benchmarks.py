@@ -13,25 +13,16 @@ The data folder is the ``data_dir`` argument, else ``$STAR_DATA_DIR``, else ``<r
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from star.data.clipbank import ClipBank
 from star.data.protocols import TEST, TRAIN, sample_roles
 from star.data.splits import pseudo_unseen_classes, random_unseen_classes, stratified_split
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLASS_LIST_DIR = REPO_ROOT / "assets" / "classes"
-
-
-def default_data_dir() -> Path:
-    """``$STAR_DATA_DIR`` if set, else ``<repo>/../shared/data``."""
-    env = os.environ.get("STAR_DATA_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+from star.paths import CLASSES_DIR as CLASS_LIST_DIR
+from star.paths import data_dir as default_data_dir  # $STAR_DATA_DIR, else <repo>/../shared/data
 
 
 @lru_cache(maxsize=None)
@@ -95,7 +86,7 @@ class Benchmark:
         prefix sample ids with the source (``nwucla/a01_s01_e00_v01``). Raises FileNotFoundError
         (saying how to make the file) or ``SkeletonFormatError`` for a bad file.
         """
-        folder = Path(data_dir) if data_dir is not None else default_data_dir()
+        folder = default_data_dir(data_dir)
         banks, roles = [], []
         for comp in self.components:
             path = folder / comp.file

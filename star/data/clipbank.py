@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -42,6 +43,19 @@ IN_MEMORY = "<in-memory clip bank>"
 
 def _describe(a: np.ndarray) -> str:
     return f"array of shape {a.shape} and dtype {a.dtype}"
+
+
+def is_clip_bank(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a readable ``.npz`` archive with an ``offsets`` array (a clip bank, not one clip).
+    False for anything unreadable: ``ClipBank.load`` / ``load_clip`` then say precisely what is wrong."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+    if not hasattr(data, "files"):  # a plain .npy array
+        return False
+    with data:
+        return "offsets" in data.files
 
 
 class ClipBank:

@@ -1,29 +1,16 @@
-"""``star data info PATH``: what is in a clip bank (or a benchmark's pooled bank).
-
-PATH is a clip-bank ``.npz`` file, or a benchmark name (e.g. ``pool42-32/10``) whose banks are read
-from ``--data-dir`` (default ``$STAR_DATA_DIR`` or ``../shared/data``); for a benchmark the report
-also gives seen/unseen classes and train/test counts.
-"""
+"""What is in a clip bank (the report ``star data info`` prints): classes and counts, clip lengths, bodies,
+subjects, views, and for a benchmark's bank its seen/unseen classes and train/test counts."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from star.data.benchmarks import Benchmark, get_benchmark, list_benchmarks
+from star.data.benchmarks import Benchmark
 from star.data.clipbank import ClipBank
 from star.data.protocols import TEST, TRAIN
-from star.skeleton.clip import SkeletonFormatError
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["info"], help="what to do (only 'info' for now)")
-    parser.add_argument("path", help="a clip-bank .npz file, or a benchmark name such as pool42-32/10")
-    parser.add_argument("--data-dir", default=None, help="folder of clip banks when PATH is a benchmark")
 
 
 def _ids_summary(values: np.ndarray) -> str:
@@ -74,22 +61,3 @@ def describe(bank: ClipBank, benchmark: Benchmark | None = None, out: TextIO | N
         print(f"other per-clip keys: {', '.join(extra)}", file=out)
     if role is not None:
         print(f"protocol: {int((role == TRAIN).sum())} train, {int((role == TEST).sum())} test clips", file=out)
-
-
-def run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    try:
-        if path.is_file():
-            describe(ClipBank.load(path))
-            return 0
-        try:
-            benchmark = get_benchmark(args.path)
-        except ValueError:
-            print(f"error: {args.path}: no such file, and not a benchmark name "
-                  f"(known: {', '.join(list_benchmarks())})", file=sys.stderr)
-            return 1
-        describe(benchmark.load_bank(args.data_dir), benchmark)
-        return 0
-    except (SkeletonFormatError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1

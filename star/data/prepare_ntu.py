@@ -1,4 +1,4 @@
-"""``star prepare-ntu RAW_DIR OUT_DIR``: official NTU RGB+D ``.skeleton`` folders -> clip banks.
+"""Official NTU RGB+D ``.skeleton`` folders -> clip banks (the work of ``star prepare-ntu``).
 
 Walks RAW_DIR (recursively) for ``SsssCcccPpppRrrrAaaa.skeleton`` files, skips the samples listed in
 the official missing-skeleton list, reads each file with ``star.skeleton.io.read_ntu_skeleton``
@@ -14,7 +14,6 @@ Memory: the whole NTU-120 bank is held in memory while writing (about 2 x 3 GB).
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -30,16 +29,6 @@ SAMPLE_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 FILE_RE = re.compile(r"^" + SAMPLE_RE.pattern + r"\.skeleton$")
 SOURCE = "NTU RGB+D 60/120 (Shahroudy et al., CVPR 2016; Liu et al., TPAMI 2020), prepared by star prepare-ntu"
 READ_ERRORS = (SkeletonFormatError, OSError, UnicodeDecodeError, ValueError)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("raw_dir", type=Path, help="folder with the official .skeleton files (searched recursively)")
-    parser.add_argument("out_dir", type=Path, help="where ntu60.npz and ntu120.npz are written")
-    parser.add_argument("--missing", type=Path, default=None,
-                        help="the official NTU_RGBD*_samples_with_missing_skeletons.txt (default: such a "
-                             "file in RAW_DIR, if any)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="parallel reader processes (default: min(8, CPUs))")
 
 
 def parse_sample_name(name: str) -> dict[str, int] | None:
@@ -115,6 +104,10 @@ def report_bad(bad: list[tuple[str, str]], out_dir: Path, log_name: str, what: s
     print(f"the full list is in {log}", file=sys.stderr)
 
 
+class PrepareError(Exception):
+    """Raw data that cannot be turned into a clip bank (nothing found, nothing readable)."""
+
+
 def build_bank(clips: Sequence[Clip], num_classes: int) -> ClipBank:
     """The bank of the clips with label < ``num_classes`` (60 or 120), meta setup/replication kept."""
     names = class_list("ntu120")[:num_classes]
@@ -122,18 +115,20 @@ def build_bank(clips: Sequence[Clip], num_classes: int) -> ClipBank:
     return ClipBank.from_clips(chosen, names, SOURCE, extra_keys=("setup", "replication"))
 
 
-def run(args: argparse.Namespace) -> int:
-    raw_dir, out_dir = Path(args.raw_dir), Path(args.out_dir)
+def prepare_ntu(raw_dir: str | Path, out_dir: str | Path, missing_path: str | Path | None = None,
+                workers: int = 1) -> list[Path]:
+    """Read every NTU ``.skeleton`` file under ``raw_dir`` and write ``ntu120.npz`` and ``ntu60.npz`` to
+    ``out_dir``; returns the written banks. Progress and skipped files go to stderr; a problem that leaves
+    nothing to write raises :class:`PrepareError`. ``missing_path``: the official missing-skeleton list
+    (default: such a file in ``raw_dir``, if any)."""
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
-        print(f"error: {raw_dir}: not a folder", file=sys.stderr)
-        return 1
-    missing_path = args.missing
+        raise PrepareError(f"{raw_dir}: not a folder")
     if missing_path is None:
         found = sorted(raw_dir.glob("*missing_skeletons*.txt"))
         missing_path = found[0] if found else None
     elif not Path(missing_path).is_file():
-        print(f"error: {missing_path}: missing-skeleton list not found", file=sys.stderr)
-        return 1
+        raise PrepareError(f"{missing_path}: missing-skeleton list not found")
     missing = read_missing_list(Path(missing_path)) if missing_path else set()
 
     files, duplicates = find_skeleton_files(raw_dir)
@@ -144,13 +139,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"found {len(files)} .skeleton files in {raw_dir}; {skipped_missing} listed as missing "
           f"skeletons{f' in {missing_path}' if missing_path else ''} are skipped", file=sys.stderr)
     if not todo:
-        print(f"error: no NTU .skeleton files (SsssCcccPpppRrrrAaaa.skeleton) to read in {raw_dir}",
-              file=sys.stderr)
-        return 1
+        raise PrepareError(f"no NTU .skeleton files (SsssCcccPpppRrrrAaaa.skeleton) to read in {raw_dir}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     clips, bad = [], []
-    for path, frames, error in map_with_progress(_read_ntu, [str(f) for f in todo], args.workers, "reading"):
+    for path, frames, error in map_with_progress(_read_ntu, [str(f) for f in todo], workers, "reading"):
         if frames is None:
             bad.append((path, error))
             continue
@@ -164,18 +157,19 @@ def run(args: argparse.Namespace) -> int:
         clips.append(Clip(frames, source=name, label=info["action"] - 1, meta=meta))
     report_bad(bad, out_dir, "prepare-ntu-skipped.txt")
     if not clips:
-        print("error: no file could be read", file=sys.stderr)
-        return 1
+        raise PrepareError("no file could be read")
+    written = []
     for num_classes in (120, 60):  # one bank in memory at a time
         bank = build_bank(clips, num_classes)
         if len(bank) == 0:
             print(f"ntu{num_classes}: no clips, not written", file=sys.stderr)
             continue
         path = bank.save(out_dir / f"ntu{num_classes}.npz")
+        written.append(path)
         counts = bank.class_counts()
         print(f"wrote {path}: {len(bank)} clips, {int((counts > 0).sum())}/{bank.num_classes} classes "
               f"present, {int((bank.num_bodies == 2).sum())} two-body clips", file=sys.stderr)
         del bank
     print(f"done: {len(clips)} clips, {len(bad)} unreadable, {skipped_missing} missing-skeleton samples "
           f"skipped", file=sys.stderr)
-    return 0
+    return written

@@ -1,4 +1,4 @@
-"""``star prepare-pku RAW_DIR OUT_DIR``: PKU-MMD skeleton + label folders -> ``OUT_DIR/pku.npz``.
+"""PKU-MMD skeleton + label folders -> one clip bank (the work of ``star prepare-pku``).
 
 PKU-MMD ships long videos, not clips. For every video ``<video>.txt`` in the label folder (lines
 ``label,start,end,confidence``, label 1-based in the 51-class list of ``assets/classes/pkummd.txt``)
@@ -18,8 +18,6 @@ Label, ...); split files are searched for in RAW_DIR. Options override each.
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -28,7 +26,7 @@ import numpy as np
 
 from star.data.benchmarks import class_list
 from star.data.clipbank import ClipBank
-from star.data.prepare_ntu import READ_ERRORS, map_with_progress, report_bad
+from star.data.prepare_ntu import READ_ERRORS, PrepareError, map_with_progress, report_bad
 from star.skeleton.clip import Clip
 
 SKELETON_DIRS = ("PKU_Skeleton_Renew", "Skeleton", "skeleton", "skeletons", "Skeletons", "Data", "data")
@@ -37,19 +35,6 @@ SPLIT_PATTERNS = {"xsub": "cross*subject*.txt", "xview": "cross*view*.txt"}
 VIEWS = {"L": 1, "M": 2, "R": 3}
 SOURCE = "PKU-MMD (Liu et al., 2017), prepared by star prepare-pku"
 MAX_SKELETON_BYTES = 500 * 1024 * 1024
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("raw_dir", type=Path,
-                        help="the PKU-MMD folder (holds the skeleton/label folders and split files)")
-    parser.add_argument("out_dir", type=Path, help="where the clip bank is written")
-    parser.add_argument("--skeleton-dir", type=Path, default=None, help="folder of <video>.txt skeleton files")
-    parser.add_argument("--label-dir", type=Path, default=None, help="folder of <video>.txt label files")
-    parser.add_argument("--xsub-split", type=Path, default=None, help="the official cross-subject.txt")
-    parser.add_argument("--xview-split", type=Path, default=None, help="the official cross-view.txt")
-    parser.add_argument("--output-name", default="pku.npz", help="bank file name (default pku.npz)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="parallel reader processes (default: min(8, CPUs))")
 
 
 def parse_split_file(path: Path) -> tuple[list[str], list[str]]:
@@ -130,18 +115,21 @@ def cut_segments(video: str, frames: np.ndarray, segments: list[tuple[int, int, 
     return clips
 
 
-def run(args: argparse.Namespace) -> int:
-    raw = Path(args.raw_dir)
-    skel_dir = args.skeleton_dir or _first_dir(raw, SKELETON_DIRS)
-    label_dir = args.label_dir or _first_dir(raw, LABEL_DIRS)
+def prepare_pku(raw_dir: str | Path, out_dir: str | Path, skeleton_dir: str | Path | None = None,
+                label_dir: str | Path | None = None, xsub_split: str | Path | None = None,
+                xview_split: str | Path | None = None, output_name: str = "pku.npz", workers: int = 1) -> Path:
+    """Cut every labelled segment of the PKU-MMD videos under ``raw_dir`` into a clip and write the bank
+    ``out_dir/output_name``; returns its path. Folders and split files default to the usual names inside
+    ``raw_dir``. Progress and problems go to stderr; nothing to write raises :class:`PrepareError`."""
+    raw = Path(raw_dir)
+    skel_dir = skeleton_dir or _first_dir(raw, SKELETON_DIRS)
+    label_dir = label_dir or _first_dir(raw, LABEL_DIRS)
     for what, folder in (("skeleton", skel_dir), ("label", label_dir)):
         if folder is None or not Path(folder).is_dir():
-            print(f"error: no {what} folder found (looked for {folder or 'the usual names'} in {raw}); "
-                  f"pass --{what}-dir", file=sys.stderr)
-            return 1
+            raise PrepareError(f"no {what} folder found (looked for {folder or 'the usual names'} in {raw}); "
+                               f"pass --{what}-dir")
     splits: dict[str, dict[str, int]] = {}
-    for key in ("xsub", "xview"):
-        path = getattr(args, f"{key}_split")
+    for key, path in (("xsub", xsub_split), ("xview", xview_split)):
         if path is None:
             found = sorted(raw.rglob(SPLIT_PATTERNS[key])) if raw.is_dir() else []
             path = found[0] if found else None
@@ -152,8 +140,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             train, test = parse_split_file(Path(path))
         except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            raise PrepareError(str(exc)) from exc
         splits[key] = {**{v: 0 for v in train}, **{v: 1 for v in test}}
         print(f"{key} split {path}: {len(train)} training, {len(test)} test videos", file=sys.stderr)
 
@@ -174,13 +161,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         items.append((video, str(skel)))
     if not items:
-        print(f"error: no label file in {label_dir} with a matching skeleton file in {skel_dir}", file=sys.stderr)
-        for _, msg in problems[:5]:
-            print(f"  {msg}", file=sys.stderr)
-        return 1
+        raise PrepareError(f"no label file in {label_dir} with a matching skeleton file in {skel_dir}"
+                           + "".join(f"\n  {msg}" for _, msg in problems[:5]))
 
     clips: list[Clip] = []
-    for video, frames, error in map_with_progress(_read_video, items, args.workers, "reading"):
+    for video, frames, error in map_with_progress(_read_video, items, workers, "reading"):
         if frames is None:
             problems.append((video, error))
             continue
@@ -189,17 +174,16 @@ def run(args: argparse.Namespace) -> int:
             c.meta["split_xsub"] = splits["xsub"].get(video, -1)
             c.meta["split_xview"] = splits["xview"].get(video, -1)
             clips.append(c)
-    out_dir = Path(args.out_dir)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report_bad(problems, out_dir, "prepare-pku-skipped.txt", "video(s) or segment(s) with problems")
     if not clips:
-        print("error: no clip could be cut", file=sys.stderr)
-        return 1
+        raise PrepareError("no clip could be cut")
     bank = ClipBank.from_clips(clips, names, SOURCE,
                                extra_keys=("split_xsub", "split_xview", "start", "end"))
-    path = bank.save(out_dir / args.output_name)
+    path = bank.save(out_dir / output_name)
     counts = bank.class_counts()
     print(f"wrote {path}: {len(bank)} clips from {len(items)} videos, {int((counts > 0).sum())}/"
           f"{bank.num_classes} classes present, {int((bank.num_bodies == 2).sum())} two-body clips, "
           f"{len(problems)} problem(s) skipped", file=sys.stderr)
-    return 0
+    return path

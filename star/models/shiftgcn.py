@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from star.models.shift_ops import shift_joints, spatial_shift_index, temporal_shift
+from star.models.shift_ops import inverse_permutation, shift_joints, spatial_shift_index, temporal_shift
 
 CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
@@ -59,11 +60,14 @@ class TemporalShift(nn.Module):
     def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0):
         super().__init__()
         self.stride = stride
+        # Offsets within max_reach frames use the depthwise-convolution form (fast on channels-last
+        # memory), others the gather; 0 forces the gather (the original formulation).
+        self.max_reach = 4
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
     def forward(self, x: Tensor) -> Tensor:
         offset = self.ypos if self.stride == 1 else self.ypos + 0.5
-        return temporal_shift(x, offset, self.stride)
+        return temporal_shift(x, offset, self.stride, max_reach=self.max_reach)
 
 
 class ShiftTCNLayer(nn.Module):
@@ -105,13 +109,23 @@ class ShiftGCNLayer(nn.Module):
         self.relu = nn.ReLU()
         self.register_buffer("shift_in", spatial_shift_index(num_point, in_channels, +1))
         self.register_buffer("shift_out", spatial_shift_index(num_point, out_channels, -1))
+        self.fast = True  # set by ShiftGCN.set_fast
 
     def forward(self, x0: Tensor) -> Tensor:
         n, c, t, v = x0.shape
+        # Fast path: on channels-last input the permute is a view (no copy), and the joint shifts
+        # backpropagate as gathers with the inverse permutation.
+        eager_fast = self.fast and not torch.compiler.is_compiling()
+        inv_in = inverse_permutation(self.shift_in) if eager_fast else None
+        inv_out = inverse_permutation(self.shift_out) if eager_fast else None
         x = x0.permute(0, 2, 3, 1).reshape(n * t, v, c)  # (N*T, V, C_in)
-        x = shift_joints(x, self.shift_in) * (torch.tanh(self.Feature_Mask) + 1)
-        x = x @ self.Linear_weight + self.Linear_bias  # (N*T, V, C_out)
-        x = shift_joints(x, self.shift_out)
+        x = shift_joints(x, self.shift_in, inv_in) * (torch.tanh(self.Feature_Mask) + 1)
+        if self.fast:  # bias added inside the matrix product (one pass less)
+            x = torch.addmm(self.Linear_bias.reshape(-1), x.reshape(n * t * v, c), self.Linear_weight)
+            x = x.reshape(n * t, v, self.out_channels)
+        else:
+            x = x @ self.Linear_weight + self.Linear_bias  # (N*T, V, C_out)
+        x = shift_joints(x, self.shift_out, inv_out)
         x = self.bn(x.reshape(n * t, v * self.out_channels))
         x = x.reshape(n, t, v, self.out_channels).permute(0, 3, 1, 2)  # (N, C_out, T, V)
         return self.relu(x + self.down(x0))
@@ -161,11 +175,13 @@ class ShiftGCN(nn.Module):
     averaged over bodies, ``(N, 256, ceil(T / 4), V)``.
     """
 
-    def __init__(self, num_classes: int, num_point: int = 25, num_person: int = 2, in_channels: int = 3):
+    def __init__(self, num_classes: int, num_point: int = 25, num_person: int = 2, in_channels: int = 3,
+                 fast: bool = True):
         super().__init__()
         self.num_classes, self.num_point = num_classes, num_point
         self.num_person, self.in_channels = num_person, in_channels
         self.frozen = False
+        self.fast = fast
         self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_point)
         _init_bn(self.data_bn)
         widths = (in_channels,) + CHANNELS
@@ -175,6 +191,24 @@ class ShiftGCN(nn.Module):
         self.fc = nn.Linear(FEATURE_DIM, num_classes)
         nn.init.normal_(self.fc.weight, 0.0, math.sqrt(2.0 / num_classes))
         nn.init.zeros_(self.fc.bias)
+        self.set_fast(fast)
+
+    def set_fast(self, fast: bool = True) -> ShiftGCN:
+        """Choose the implementation (same function, same weights; returns ``self``).
+
+        ``fast`` (default): activations stay in channels-last memory ``(N, T, V, C)`` from the first
+        unit to the last, so the joint shifts and per-joint linear map need no transposes, the
+        convolutions and BatchNorms run their channels-last kernels, and the temporal shifts are
+        depthwise convolutions. ``fast=False``: the original ``(N, C, T, V)`` layout with
+        ``index_select`` temporal shifts (the reference the fast path is tested against).
+        """
+        self.fast = fast
+        for module in self.modules():
+            if isinstance(module, TemporalShift):
+                module.max_reach = 4 if fast else 0
+            elif isinstance(module, ShiftGCNLayer):
+                module.fast = fast
+        return self
 
     @property
     def units(self) -> list[ShiftGCNUnit]:
@@ -193,10 +227,13 @@ class ShiftGCN(nn.Module):
         n, c, t, v, m = x.shape
         x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # BN channel = (body, joint, coord)
         x = self.data_bn(x)
-        x = x.reshape(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+        if self.fast:  # channels-last: memory (N*M, T, V, C), one copy
+            x = x.reshape(n, m, v, c, t).permute(0, 1, 4, 2, 3).reshape(n * m, t, v, c).permute(0, 3, 1, 2)
+        else:
+            x = x.reshape(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         for unit in self.units:
             x = unit(x)
-        return x.reshape(n, m, *x.shape[1:])
+        return x.contiguous().reshape(n, m, *x.shape[1:])
 
     def features(self, x: Tensor) -> Tensor:
         """Last-unit map averaged over bodies: ``(N, C, T, V, M) -> (N, 256, ceil(T / 4), V)``."""
@@ -277,3 +314,23 @@ def load_shiftgcn_state_dict(model: ShiftGCN, state_dict: Mapping[str, Tensor]) 
     model.load_state_dict(sd, strict=False)
     messages.append(f"loaded {len(sd)} tensors")
     return messages
+
+
+# ---------------------------------------------------------------------- weights saved by `star train-backbone`
+BACKBONE_PREFIX = "model."  # the model's tensors in a backbone file; "momentum.*" holds the optimiser state
+
+
+def load_backbone_weights(path: str | Path) -> dict[str, Tensor]:
+    """The model weights of a saved backbone file (``model.*`` safetensors, prefix removed)."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    return {k[len(BACKBONE_PREFIX):]: v for k, v in tensors.items() if k.startswith(BACKBONE_PREFIX)}
+
+
+def load_backbone(path: str | Path, num_classes: int, num_person: int = 2, device: str = "cpu") -> ShiftGCN:
+    """A frozen :class:`ShiftGCN` (eval mode, no gradients) with the weights of a saved backbone file."""
+    model = ShiftGCN(num_classes=num_classes, num_person=num_person)
+    model.load_state_dict(load_backbone_weights(path))
+    freeze(model)
+    return model.to(device)

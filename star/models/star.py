@@ -39,27 +39,26 @@ from star.skeleton.topology import NUM_JOINTS, partition
 
 @dataclass
 class StarConfig:
-    """Sizes and switches of the STAR head (and the global baseline). Nothing is hard-coded elsewhere.
-
-    ``d_model`` is the prompt/attention width (the authors use 768; 128 keeps backbone + head under
-    15 MB). ``num_prompts`` (m) is both the number of visual-attribute prompts and the width of the
-    shared skeleton-text space. ``ffn_hidden`` defaults to ``d_model``.
+    """Sizes and switches of a head (STAR or the global baseline), stored in every checkpoint sidecar as
+    ``head_config``. It is also the ``head.arch`` section of a run's configuration (``star.config``), so
+    these defaults are the only defaults. ``num_classes`` and ``text_dim`` are filled in from the benchmark
+    and the text encoder when a run builds its head.
     """
 
-    num_classes: int
-    num_parts: int = 6
-    feat_dim: int = 256
-    d_model: int = 128
-    num_prompts: int = 100
-    num_heads: int = 4
-    ffn_hidden: int | None = None
-    text_dim: int = 384
-    text_hidden: int = 256
-    use_attention: bool = True
-    use_visual_prompts: bool = True
-    use_semantic_prompts: bool = True
-    dropout: float = 0.0
-    prompt_seed: int = 0
+    num_classes: int | None = None  # C: classes of the benchmark (seen + unseen); set from the benchmark
+    num_parts: int = 6  # K: body parts, 2, 4 or 6 (star.skeleton.topology.partition)
+    feat_dim: int = 256  # channels of the backbone map (N, feat_dim, T', 25)
+    d_model: int = 128  # prompt / attention width d (the authors use 768; 128 keeps a checkpoint < 15 MB)
+    num_prompts: int = 100  # m: visual-attribute prompts per part = width of the shared skeleton-text space
+    num_heads: int = 4  # attention heads (the authors' code 4, the paper 8); must divide d_model
+    ffn_hidden: int | None = None  # FFN hidden width; None = d_model (the paper's d-d-d FFN)
+    text_dim: int = 384  # Dt: raw text-embedding width; set from the text encoder
+    text_hidden: int = 256  # hidden width of the text MLPs (Dt -> text_hidden -> m)
+    use_attention: bool = True  # ablation switch: False replaces cross-attention by mean-pooled part tokens
+    use_visual_prompts: bool = True  # ablation switch: False freezes the prompts as a fixed random buffer
+    use_semantic_prompts: bool = True  # ablation switch: False adds no learnable prompt to descriptions
+    dropout: float = 0.0  # dropout in attention and FFN (the paper uses none)
+    prompt_seed: int = 0  # seed of the fixed prompts when use_visual_prompts is False
 
     def __post_init__(self) -> None:
         if self.ffn_hidden is None:
@@ -68,8 +67,11 @@ class StarConfig:
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})")
         for name in ("num_classes", "feat_dim", "d_model", "num_prompts", "num_heads", "text_dim", "text_hidden"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is None and name == "num_classes":
+                continue  # not known yet: a run config before the benchmark is read
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +140,8 @@ class StarHead(nn.Module):
     def __init__(self, config: StarConfig):
         super().__init__()
         self.config = cfg = config
+        if cfg.num_classes is None:
+            raise ValueError("StarConfig.num_classes is not set (the number of the benchmark's classes)")
         parts = partition(cfg.num_parts)
         self.part_names = list(parts)
         for k, joints in enumerate(parts.values()):

@@ -254,9 +254,14 @@ def load_clip(path, layout: str | None = None, max_bytes: int | None = None) -> 
 
     NumPy magic bytes or .npy/.npz -> ``read_numpy``; .skeleton -> NTU; .txt -> PKU-MMD (NTU if its
     first line is a single integer); other extensions: NTU when the first line is a single integer,
-    PKU when it has 75 or more values. ``layout`` applies to NumPy files only.
+    PKU when it has 75 or more values. ``layout`` applies to NumPy files only. Videos (.mp4 .avi .mov
+    .mkv .webm) go through pose extraction (``star.video``; ``max_bytes`` then overrides its size limit).
     """
     path = Path(path)
+    if path.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm"):  # RGB video: pose extraction
+        from star.video.pipeline import load_video_clip
+
+        return load_video_clip(path, max_bytes=max_bytes)
     _checked_size(path, max_bytes)
     with open(path, "rb") as fp:
         head = fp.read(len(_NPY_MAGIC))

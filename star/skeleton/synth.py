@@ -19,7 +19,6 @@ CLI: ``star synth [--out assets/samples]``.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -241,14 +240,3 @@ def write_samples(out_dir: str | Path = "assets/samples", names: list[str] | Non
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [write_ntu_skeleton(make_clip(n), out_dir / sample_file_name(n)) for n in (names or list(ACTIONS))]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="assets/samples", help="folder for the .skeleton files (default: assets/samples)")
-    parser.add_argument("--action", action="append", choices=list(ACTIONS), help="only these actions (repeatable)")
-
-
-def run(args: argparse.Namespace) -> int:
-    for path in write_samples(args.out, args.action):
-        print(f"wrote {path} (synthetic)")
-    return 0

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from star.paths import cache_dir
 
 
 def default_cache_dir() -> Path:
-    """``$STAR_CACHE_DIR`` if set, else ``<repo>/.star_cache``: the root of the project's caches."""
-    env = os.environ.get("STAR_CACHE_DIR")
-    return Path(env).expanduser() if env else REPO_ROOT / ".star_cache"
+    """``$STAR_CACHE_DIR`` if set, else ``<repo>/.star_cache``: the root of the project's caches
+    (``star.paths.cache_dir``)."""
+    return cache_dir()
 
 
 class EmbeddingCache:

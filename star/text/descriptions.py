@@ -17,10 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from star.paths import DESCRIPTIONS_DIR
 from star.skeleton.topology import part_names
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
-DESCRIPTIONS_DIR = ASSETS_DIR / "descriptions"
 GRANULARITIES = (6, 4, 2)
 MAX_LISTED = 20  # problems shown in one error message
 
@@ -116,6 +115,14 @@ def read_description_file(path: str | Path) -> dict:
     return data
 
 
+def _is_mapping(value, where: str, expected: str, problem, cls: str) -> bool:
+    """True for a mapping; otherwise reports "<where>: expected <expected>, found <type>" and returns False."""
+    if isinstance(value, dict):
+        return True
+    problem(f"{where}: expected {expected}, found {type(value).__name__}", cls=cls)
+    return False
+
+
 def _suggest(name: str, candidates) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -161,9 +168,7 @@ def load_descriptions(path_or_name: str | Path, class_names: list[str], num_part
         if cls not in data:
             continue
         entry = data[cls]
-        if not isinstance(entry, dict):
-            problem(f"class {cls!r}: expected a mapping with keys 6-part, 4-part, 2-part, "
-                    f"found {type(entry).__name__}", cls=cls)
+        if not _is_mapping(entry, f"class {cls!r}", "a mapping with keys 6-part, 4-part, 2-part", problem, cls):
             continue
         allowed = {granularity_key(k) for k in GRANULARITIES}
         for g in entry:
@@ -174,9 +179,7 @@ def load_descriptions(path_or_name: str | Path, class_names: list[str], num_part
             problem(f"class {cls!r}: section {key!r} is missing", cls=cls)
             continue
         section = entry[key]
-        if not isinstance(section, dict):
-            problem(f"class {cls!r}, {key}: expected a mapping part -> sentence, "
-                    f"found {type(section).__name__}", cls=cls)
+        if not _is_mapping(section, f"class {cls!r}, {key}", "a mapping part -> sentence", problem, cls):
             continue
         for part in section:
             if part not in parts:

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from star import appstate, viz
-from ui import common
+from star import viz
+from ui import frame, model_view
 
-view = common.page("Confusion")
+view = frame.view()
 if view is not None:
-    gamma = common.gamma()
-    cm = appstate.confusions(view, gamma)
+    gamma = frame.gamma()
+    cm = model_view.confusions(view, gamma)
     tab_zsl, tab_gzsl = st.tabs(["ZSL (unseen classes)", f"GZSL (all classes, gamma {gamma:.3f})"])
     with tab_zsl:
         st.caption("Test clips of unseen classes, argmax over unseen classes only. Rows: true class, normalised.")

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from star import analysis, appstate, viz
-from ui import common
+from star import viz
+from ui import frame, loaders, model_view
 
-view = common.page("Calibration")
+view = frame.view()
 if view is not None:
-    key, gamma = st.session_state["checkpoint_key"], common.gamma()
+    gamma = frame.gamma()
     st.caption("Move **gamma** in the sidebar: it is subtracted from every seen-class score before the GZSL argmax. "
                "Larger gamma favours unseen classes.")
-    m = appstate.gzsl_at(view, gamma)
-    ref = appstate.gzsl_at(view, view.gamma)
-    cur = common.curve(key)
+    m = model_view.gzsl_at(view, gamma)
+    ref = model_view.gzsl_at(view, view.gamma)
+    cur = loaders.curve(frame.key())
     c = st.columns(5)
     c[0].metric("gamma", f"{gamma:.3f}", f"{gamma - view.gamma:+.3f} vs checkpoint", delta_color="off",
                 delta_arrow="off")
@@ -24,11 +24,8 @@ if view is not None:
                                  reference=(ref["S"], ref["U"])), width="stretch")
 
     st.subheader(f"Classes that gain or lose: gamma {view.gamma:.3f} (checkpoint) → {gamma:.3f}")
-    rows = analysis.class_gain_loss(view.scores, view.labels, view.seen, view.gamma, gamma, view.class_names)
+    rows = model_view.class_changes(view, gamma)
     if not rows:
         st.info("No class changes accuracy between the checkpoint's gamma and this one.")
     else:
-        st.dataframe([{"class": r["class"], "split": "seen" if r["seen"] else "unseen",
-                       "accuracy at checkpoint gamma (%)": round(r["acc_a"] * 100, 1),
-                       "accuracy now (%)": round(r["acc_b"] * 100, 1), "change (points)": round(r["delta"] * 100, 1)}
-                      for r in rows], hide_index=True, width="stretch")
+        st.dataframe(rows, hide_index=True, width="stretch")

@@ -1,12 +1,13 @@
-"""Per-epoch logs (JSON lines) and wall-clock timing for training runs."""
+"""Per-epoch logs (JSON lines), wall-clock timing, and the machine a run ran on."""
 
 from __future__ import annotations
 
 import json
+import platform
 import time
 from pathlib import Path
 
-from star import distributed
+from star.training import distributed
 
 
 class RunLog:
@@ -31,3 +32,23 @@ class RunLog:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo where available, else the machine type."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: str) -> str:
+    """What a checkpoint records as its training device, e.g. 'cpu (AMD EPYC ..., 2 threads)'."""
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name()})"
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"

@@ -1,87 +1,39 @@
-"""What the app's pages show, computed without streamlit (so it is testable and the pages stay thin).
+"""What the Model, Embedding, Confusion and Calibration pages show, computed without streamlit (unit-testable).
 
-``ModelView`` is a loaded checkpoint's sidecar + evaluation bundle (no weights): everything the Model,
-Embedding, Confusion and Calibration pages need. Samples, uploads and the t-SNE inputs live here too.
-Environment: ``STAR_CHECKPOINTS`` (checkpoint root), ``STAR_DATA_DIR`` (clip banks offered as samples),
-``STAR_CACHE_DIR`` (t-SNE cache; default ``<checkpoint root>/.star_cache``).
+``ModelView`` is a ``star.checkpoint.Checkpoint`` plus its evaluation bundle: every field and property of the
+checkpoint (``path``, ``meta``, ``name``, ``class_names``, ``seen``, ``unseen``, ``gamma``, ...) is the
+checkpoint's own; the view adds the bundle's arrays. The functions below turn a view into tables, metrics and
+plot inputs by calling ``star.zsl`` and ``star.analysis``: no model math lives here.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from star import analysis
-from star.checkpoint import default_checkpoint_root, list_checkpoints, load_checkpoint
-from star.skeleton.clip import Clip, SkeletonFormatError
+from star.checkpoint import Checkpoint, load_checkpoint
 from star.zsl import ausuc, default_gamma_grid, gamma_sweep, gzsl_metrics, seen_unseen_curve, zsl_accuracy
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES_DIR = REPO_ROOT / "assets" / "samples"
-DEFAULT_CHECKPOINT = "star-pool42-32-10"  # the same default as star.inference (which imports torch)
-UPLOAD_SUFFIXES = (".skeleton", ".npy", ".npz", ".txt")
 MAX_TSNE_POINTS = int(os.environ.get("STAR_TSNE_MAX_POINTS", "1500"))  # test clips per skeleton-space t-SNE
 
 
-# ----------------------------------------------------------------------------------- checkpoints
-def checkpoint_options(root: str | Path | None = None) -> list[Path]:
-    """Every checkpoint directory under the root (``STAR_CHECKPOINTS`` or ``checkpoints/``), sorted by name."""
-    return list_checkpoints(default_checkpoint_root() if root is None else root)
-
-
-def default_index(paths: list[Path]) -> int:
-    """Index of the shipped default checkpoint in ``paths`` (0 when it is not there)."""
-    names = [p.name for p in paths]
-    return names.index(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT in names else 0
-
-
-def cache_key(path: str | Path) -> tuple[str, int, int]:
-    """(resolved path, bundle mtime_ns, bundle size): changes when the checkpoint is rewritten."""
-    p = Path(path).resolve()
-    b = p / "bundle.npz"
-    st = b.stat() if b.is_file() else None
-    return str(p), (st.st_mtime_ns if st else 0), (st.st_size if st else 0)
-
-
 @dataclass
-class ModelView:
-    """A checkpoint's sidecar and bundle. bundle: labels (N,), scores (N, C), global_features (N, m), ..."""
+class ModelView(Checkpoint):
+    """A checkpoint and its bundle: labels (N,), scores (N, C), global_features (N, m), name_proj (C, m), ..."""
 
-    path: Path
-    meta: dict[str, Any]
-    bundle: dict[str, np.ndarray]
-    digest: str  # of bundle.npz, keys the on-disk t-SNE cache
+    bundle: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    digest: str = ""  # of bundle.npz: keys the on-disk t-SNE cache
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelView":
-        ckpt = load_checkpoint(path)  # validates; raises CheckpointError with what is wrong
-        bundle = ckpt.load_bundle()
-        return cls(ckpt.path, ckpt.meta, bundle, analysis.file_digest(ckpt.bundle_path))
-
-    @property
-    def name(self) -> str:
-        return str(self.meta["name"])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.meta["class_names"])
-
-    @property
-    def seen(self) -> list[int]:
-        return [int(i) for i in self.meta["seen_classes"]]
-
-    @property
-    def unseen(self) -> list[int]:
-        return [int(i) for i in self.meta["unseen_classes"]]
-
-    @property
-    def gamma(self) -> float:
-        return float(self.meta["gamma"]["value"])
+        """Load and validate (``load_checkpoint``: raises ``CheckpointError`` saying what is wrong)."""
+        ckpt = load_checkpoint(path)
+        return cls(ckpt.path, ckpt.meta, ckpt.tensors, ckpt.load_bundle(), analysis.file_digest(ckpt.bundle_path))
 
     @property
     def is_star(self) -> bool:
@@ -101,13 +53,9 @@ class ModelView:
         return [f"test clip {i}" for i in range(len(self.labels))]
 
     @property
-    def gamma_key(self) -> str:
-        """Session-state key of this checkpoint's gamma slider (a new checkpoint starts at its own gamma)."""
-        return f"gamma::{self.name}::{self.digest}"
-
-    def cache_dir(self) -> Path:
-        env = os.environ.get("STAR_CACHE_DIR")
-        return Path(env) if env else self.path.parent / ".star_cache"
+    def identity(self) -> str:
+        """Name and bundle digest: a checkpoint rewritten (or another one with the same name) is another identity."""
+        return f"{self.name}::{self.digest}"
 
 
 # ----------------------------------------------------------------------------------- model page
@@ -174,6 +122,15 @@ def sweep_at(view: ModelView, gammas: np.ndarray) -> dict[str, np.ndarray]:
     return gamma_sweep(view.scores, view.labels, view.seen, view.unseen, gammas)
 
 
+def class_changes(view: ModelView, gamma: float) -> list[dict[str, Any]]:
+    """Classes whose GZSL accuracy differs between the checkpoint's gamma and ``gamma``, as table rows."""
+    rows = analysis.class_gain_loss(view.scores, view.labels, view.seen, view.gamma, gamma, view.class_names)
+    return [{"class": r["class"], "split": "seen" if r["seen"] else "unseen",
+             "accuracy at checkpoint gamma (%)": round(r["acc_a"] * 100, 1),
+             "accuracy now (%)": round(r["acc_b"] * 100, 1), "change (points)": round(r["delta"] * 100, 1)}
+            for r in rows]
+
+
 # ----------------------------------------------------------------------------------- confusion
 def confusions(view: ModelView, gamma: float, top: int = 15) -> dict[str, Any]:
     """ZSL confusion (U, U) over unseen classes, GZSL confusion (C, C) at gamma, and their most confused pairs."""
@@ -221,91 +178,16 @@ def semantic_points(view: ModelView, prompt: bool = True) -> dict[str, Any]:
     return {"points": np.concatenate(pts).astype(np.float32), "groups": groups, "symbols": symbols, "hover": hover}
 
 
-def tsne_for(view: ModelView, what: str, max_points: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """t-SNE (n, 2) of 'skeleton', 'semantic' or 'semantic-noprompt' points, cached on disk per checkpoint+bundle."""
+def tsne_for(view: ModelView, what: str, cache_dir: str | Path | None, max_points: int | None = None,
+             seed: int = 0) -> dict[str, Any]:
+    """t-SNE (n, 2) of 'skeleton', 'semantic' or 'semantic-noprompt' points, cached on disk in ``cache_dir``
+    (None: not cached) per checkpoint name + bundle digest."""
     if what == "skeleton":
         data = skeleton_points(view, max_points)
     elif what in ("semantic", "semantic-noprompt"):
         data = semantic_points(view, prompt=what == "semantic")
     else:
         raise ValueError(f"unknown embedding '{what}' (expected skeleton, semantic or semantic-noprompt)")
-    key = f"{view.name}-{view.digest}-{what}"
-    data["xy"] = analysis.tsne_embedding(data["points"], seed=seed, cache_dir=view.cache_dir(), key=key)
+    key = f"{view.name}-{view.digest}-{what}"  # the library makes it a safe file name
+    data["xy"] = analysis.tsne_embedding(data["points"], seed=seed, cache_dir=cache_dir, key=key)
     return data
-
-
-# ----------------------------------------------------------------------------------- samples and uploads
-@dataclass(frozen=True)
-class Sample:
-    label: str
-    path: Path
-    index: int | None = None  # clip index inside a clip bank, None for a single-clip file
-
-
-def clip_banks(data_dir: str | Path | None = None) -> list[Path]:
-    """Clip banks (.npz with an 'offsets' key) under ``data_dir`` (default ``$STAR_DATA_DIR``; none if unset)."""
-    root = data_dir if data_dir is not None else os.environ.get("STAR_DATA_DIR")
-    if not root or not Path(root).is_dir():
-        return []
-    banks = []
-    for p in sorted(Path(root).rglob("*.npz")):
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                if "offsets" in z.files:
-                    banks.append(p)
-        except (OSError, ValueError):
-            continue
-    return banks
-
-
-def builtin_samples(samples_dir: str | Path = SAMPLES_DIR) -> list[Sample]:
-    """The synthetic demo clips shipped in ``assets/samples/*.skeleton``."""
-    return [Sample(p.stem, p) for p in sorted(Path(samples_dir).glob("*.skeleton"))]
-
-
-def bank_samples(bank_path: str | Path) -> list[Sample]:
-    """One Sample per clip of a bank, labelled 'index: sample id (class)'."""
-    from star.data import ClipBank
-
-    bank = ClipBank.load(bank_path)
-    return [Sample(f"{i}: {bank.sample_id[i]} ({bank.class_names[int(bank.label[i])]})", Path(bank_path), i)
-            for i in range(len(bank))]
-
-
-def load_sample(sample: Sample) -> Clip:
-    if sample.index is None:
-        from star.skeleton import load_clip
-
-        return load_clip(sample.path)
-    from star.data import ClipBank
-
-    return ClipBank.load(sample.path).clip(sample.index)
-
-
-def clip_from_upload(name: str, data: bytes) -> Clip:
-    """Read an uploaded file: written to a temporary folder under its own name (the reader dispatches on the
-    suffix), read with ``load_clip`` (never unpickles), then deleted. Errors name the uploaded file."""
-    from star.skeleton import load_clip
-
-    base = Path(name).name or "upload"
-    if Path(base).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise SkeletonFormatError(base, None, f"a file ending in {', '.join(UPLOAD_SUFFIXES)}",
-                                  f"'{Path(base).suffix or 'no suffix'}'")
-    with tempfile.TemporaryDirectory(prefix="star-upload-") as tmp:
-        path = Path(tmp) / base
-        path.write_bytes(data)
-        try:
-            clip = load_clip(path)
-        except SkeletonFormatError as exc:
-            raise SkeletonFormatError(base, exc.where, exc.expected, exc.found) from None
-    clip.source = base
-    return clip
-
-
-def top_classes(pred, limit: int = 8) -> list[int]:
-    """Class indices of a Prediction's ZSL then GZSL top lists, without repeats (for the part-match map)."""
-    out: list[int] = []
-    for t in list(pred.zsl_top) + list(pred.gzsl_top):
-        if t["index"] not in out:
-            out.append(t["index"])
-    return out[:limit]

@@ -3,15 +3,14 @@
 import streamlit as st
 
 from star import viz
-from ui import common
+from ui import frame
 
-view = common.page("Embedding spaces")
+view = frame.view()
 if view is not None:
-    key = st.session_state["checkpoint_key"]
-    st.caption(f"t-SNE (scikit-learn, fixed seed), computed once per checkpoint and cached on disk in "
-               f"`{view.cache_dir()}`. Hover a point for its class and sample.")
+    st.caption("t-SNE (scikit-learn, fixed seed), computed once per checkpoint and cached on disk. "
+               "Hover a point for its class and sample.")
     st.subheader("Skeleton space: test clips' global features")
-    sk = common.tsne(key, "skeleton")
+    sk = frame.tsne("skeleton")
     st.plotly_chart(viz.embedding_scatter(sk["xy"], sk["groups"], sk["hover"], sk["symbols"],
                                           title=f"{len(sk['xy'])} test clips (● seen, ◆ unseen; * marks unseen "
                                                 "classes)"), width="stretch")
@@ -22,7 +21,7 @@ if view is not None:
     kinds = kinds if view.is_star else [("semantic", "class names")]
     for col, (what, label) in zip(st.columns(len(kinds)), kinds):
         with col:
-            se = common.tsne(key, what)
+            se = frame.tsne(what)
             st.plotly_chart(viz.embedding_scatter(se["xy"], se["groups"], se["hover"], se["symbols"],
                                                   title=label, height=640, legend_below=True),
                             width="stretch")

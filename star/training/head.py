@@ -1,4 +1,4 @@
-"""``star train``: trains the STAR head (or the global baseline / an ablation) on cached backbone features.
+"""Head training on cached backbone features (``star train``): any head of ``star.models.heads``.
 
 Honest model selection, never on test clips:
 
@@ -12,7 +12,6 @@ Honest model selection, never on test clips:
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -20,90 +19,88 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from star import distributed
-from star.config import add_config_arguments, load_benchmark_splits, resolve_config, run_dir
-from star.data import get_benchmark
 from star.checkpoint import save_checkpoint
-from star.evaluate import build_bundle, checkpoint_meta
-from star.extract import load_features
+from star.config import RunConfig, load_benchmark_splits
+from star.data import get_benchmark
+from star.evaluation import build_bundle
+from star.features import BACKBONE_FILE, load_features
+from star.models import build_head, load_backbone_weights
 from star.models.losses import star_loss
-from star.pipeline import build_head, head_config, run_head
-from star.runlog import RunLog
+from star.pipeline import run_head
 from star.text import class_text_embeddings, get_encoder
-from star.train_backbone import BACKBONE_FILE, load_backbone_weights
+from star.training import distributed
+from star.training.loop import epoch_batches, set_lr, step_lr
+from star.training.runlog import RunLog
+from star.training.sidecar import checkpoint_meta
 from star.zsl import choose_gamma, cosine_scores, zsl_accuracy
 
 
-def class_text(cfg: dict, bench) -> tuple[str, torch.Tensor, torch.Tensor]:
-    """(encoder id, names (C, Dt), parts (K, C, Dt)) raw text embeddings, through the on-disk cache."""
-    encoder = get_encoder(cfg["head"]["text_encoder"])
-    descriptions = cfg["head"]["descriptions"] or bench.description_set
-    names, parts = class_text_embeddings(encoder, bench.class_names, descriptions, cfg["head"]["num_parts"])
+def class_text(cfg: RunConfig, bench) -> tuple[object, torch.Tensor, torch.Tensor]:
+    """(encoder, names (C, Dt), parts (K, C, Dt)) raw text embeddings, through the on-disk cache."""
+    encoder = get_encoder(cfg.head.text_encoder)
+    descriptions = cfg.head.descriptions or bench.description_set
+    names, parts = class_text_embeddings(encoder, bench.class_names, descriptions, cfg.head.arch.num_parts)
     return encoder, torch.from_numpy(np.asarray(names, np.float32)), torch.from_numpy(np.asarray(parts, np.float32))
-
-
-def _lr(epoch: int, hcfg: dict) -> float:
-    return hcfg["lr"] * (0.1 ** sum(epoch >= m for m in hcfg["milestones"]))
 
 
 class TrainStep(torch.nn.Module):
     """Skeleton and text streams in one forward call, so DistributedDataParallel sees every parameter used."""
 
-    def __init__(self, head: torch.nn.Module, model_kind: str):
+    def __init__(self, head: torch.nn.Module):
         super().__init__()
-        self.head, self.model_kind = head, model_kind
+        self.head = head
 
     def forward(self, x, names, parts):
-        out = self.head(x)
-        if self.model_kind == "star":
-            return (out, *self.head.encode_text(names, parts))
-        return out, self.head.encode_names(names), None
+        return (self.head(x), *self.head.encode_text(names, parts))  # output, name_proj, desc_proj or None
 
 
-def _loss(step, x, y, names, parts, classes: list[int], hcfg: dict, num_classes: int) -> dict:
+def _loss(step, x, y, names, parts, classes: list[int], cfg: RunConfig) -> dict:
     out, name_proj, desc_proj = step(x, names, parts)
-    sce_classes = list(range(num_classes)) if hcfg["sce_classes"] == "all" else classes
-    return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=hcfg["tau"],
-                     alpha=hcfg["alpha"], beta=hcfg["beta"], use_mpce=hcfg["use_mpce"] and hcfg["model"] == "star",
-                     use_sce=hcfg["use_sce"] and hcfg["model"] == "star", use_gce=hcfg["use_gce"])
+    hcfg = cfg.head
+    sce_classes = list(range(len(names))) if hcfg.sce_classes == "all" else classes
+    return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=hcfg.tau,
+                     alpha=hcfg.alpha, beta=hcfg.beta, use_mpce=hcfg.use_mpce, use_sce=hcfg.use_sce,
+                     use_gce=hcfg.use_gce)
 
 
 @torch.no_grad()
-def projected_names(head, names, parts, model: str) -> np.ndarray:
+def projected_names(head, names: torch.Tensor) -> np.ndarray:
     head.eval()
-    return (head.encode_text(names, parts)[0] if model == "star" else head.encode_names(names)).cpu().numpy()
+    return head.encode_names(names).cpu().numpy()
 
 
-def fit(head, x: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cfg: dict, epochs: int,
+def new_head(cfg: RunConfig, bench, text_dim: int) -> torch.nn.Module:
+    """A freshly initialised head (seeded with the run's seed) on the run's device."""
+    torch.manual_seed(cfg.seed)
+    return build_head(cfg.head.model, cfg.head.arch_for(bench.num_classes, text_dim)).to(cfg.device)
+
+
+def fit(head, x: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cfg: RunConfig, epochs: int,
         log: RunLog, stage: str, on_epoch=None) -> list[dict]:
     """Train ``head`` on rows (x, y) for ``epochs``; ``on_epoch(epoch) -> dict`` adds validation metrics."""
-    hcfg, device = cfg["head"], cfg["device"]
-    opt = torch.optim.SGD(head.parameters(), lr=hcfg["lr"], momentum=hcfg["momentum"], nesterov=True,
-                          weight_decay=hcfg["weight_decay"])
-    model = distributed.wrap(TrainStep(head, hcfg["model"]))
+    hcfg, device = cfg.head, cfg.device
+    opt = torch.optim.SGD(head.parameters(), lr=hcfg.lr, momentum=hcfg.momentum, nesterov=True,
+                          weight_decay=hcfg.weight_decay)
+    model = distributed.wrap(TrainStep(head))
     names, parts = names.to(device), (parts.to(device) if parts is not None else None)
     history = []
     for epoch in range(epochs):
-        rng = np.random.default_rng(cfg["seed"] * 7919 + epoch)
-        for g in opt.param_groups:
-            g["lr"] = _lr(epoch, hcfg)
+        rng = np.random.default_rng(cfg.seed * 7919 + epoch)
+        lr = step_lr(epoch, hcfg.lr, hcfg.milestones)
+        set_lr(opt, lr)
         head.train()
-        order = rng.permutation(len(x))
-        batches = [order[i:i + hcfg["batch_size"]] for i in range(0, len(order), hcfg["batch_size"])]
-        batches = [np.sort(b) for b in batches if len(b) >= distributed.world_size()]
         sums: dict[str, float] = {}
-        for b in tqdm(batches, desc=f"{stage} epoch {epoch + 1}/{epochs}", leave=False,
-                      disable=not distributed.is_main()):
-            mine = distributed.shard(b)
+        for mine in tqdm(epoch_batches(len(x), hcfg.batch_size, rng, sort=True), leave=False,
+                         desc=f"{stage} epoch {epoch + 1}/{epochs}", disable=not distributed.is_main()):
             xb = torch.as_tensor(np.array(x[mine], dtype=np.float32), device=device)
             yb = torch.as_tensor(y[mine], device=device)
-            losses = _loss(model, xb, yb, names, parts, classes, hcfg, len(names))
+            losses = _loss(model, xb, yb, names, parts, classes, cfg)
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(mine) / len(x) * distributed.world_size()
-        record = {"stage": stage, "epoch": epoch + 1, "lr": _lr(epoch, hcfg),
+        record = {"stage": stage, "epoch": epoch + 1, "lr": lr,
                   **{f"loss_{k}": distributed.mean_across(v) for k, v in sums.items()}}
         if on_epoch is not None:
             record.update(on_epoch(epoch))
@@ -119,22 +116,20 @@ def _rows(feats: dict, sources, clean_only: bool) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def select_epoch(cfg: dict, bench, feats: dict, names, parts, log: RunLog) -> dict:
+def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
     """Validation run on the pseudo-unseen fold: returns the chosen epoch, gamma and the per-epoch curve."""
-    vcfg, hcfg = cfg["validation"], cfg["head"]
+    vcfg = cfg.validation
     train_bank = load_benchmark_splits(cfg)[1]["train"]
-    fold = bench.pseudo_unseen_fold(train_bank, seed=cfg["seed"], fraction=vcfg["pseudo_unseen_fraction"],
-                                    val_fraction=vcfg["val_fraction"])
+    fold = bench.pseudo_unseen_fold(train_bank, seed=cfg.seed, fraction=vcfg.pseudo_unseen_fraction,
+                                    val_fraction=vcfg.val_fraction)
     p_seen, p_unseen = fold["seen_classes"], fold["unseen_classes"]
     tr = _rows(feats, fold["train"].sample_id, clean_only=False)
     va = _rows(feats, np.concatenate([fold["val_seen"].sample_id, fold["val_unseen"].sample_id]), clean_only=True)
     x_val, y_val = feats["x"][va], feats["y"][va]
-    torch.manual_seed(cfg["seed"])
-    head = build_head(hcfg["model"], head_config(hcfg, bench.num_classes, names.shape[1])).to(cfg["device"])
+    head = new_head(cfg, bench, names.shape[1])
 
     def on_epoch(epoch: int) -> dict:
-        scores = cosine_scores(run_head(head, x_val).global_features,
-                               projected_names(head, names.to(cfg["device"]), parts_dev, hcfg["model"]))
+        scores = cosine_scores(run_head(head, x_val).global_features, projected_names(head, names.to(cfg.device)))
         keep = sorted(p_seen + p_unseen)  # score only the seen classes' columns (true unseen stay out)
         sub = scores[:, keep]
         pos = {c: i for i, c in enumerate(keep)}
@@ -143,54 +138,42 @@ def select_epoch(cfg: dict, bench, feats: dict, names, parts, log: RunLog) -> di
         gamma, h = choose_gamma(sub, y_sub, s_sub, u_sub)
         return {"val_H": float(h), "val_gamma": float(gamma), "val_zsl": float(zsl_accuracy(sub, y_sub, u_sub))}
 
-    parts_dev = parts.to(cfg["device"]) if parts is not None else None
-    history = fit(head, feats["x"][tr], feats["y"][tr], names, parts, p_seen, cfg, hcfg["epochs"], log,
+    history = fit(head, feats["x"][tr], feats["y"][tr], names, parts, p_seen, cfg, cfg.head.epochs, log,
                   "validation", on_epoch)
-    key = "val_H" if vcfg["select_by"] == "H" else "val_zsl"
+    key = "val_H" if vcfg.select_by == "H" else "val_zsl"
     best = max(history, key=lambda r: (r[key], -r["epoch"]))
     return {"epoch": best["epoch"], "gamma": best["val_gamma"], "val_H": best["val_H"], "val_zsl": best["val_zsl"],
-            "pseudo_unseen_classes": p_unseen, "select_by": vcfg["select_by"], "curve": history}
+            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "curve": history}
 
 
-def train_head(cfg: dict) -> Path:
-    cfg["device"] = distributed.setup(cfg["device"])
+def train_head(cfg: RunConfig) -> Path:
+    """Validation run, final run, test evaluation; writes the checkpoint ``cfg.out`` and returns its path."""
+    cfg.device = distributed.setup(cfg.device)
     t0 = time.perf_counter()
-    rd, hcfg = run_dir(cfg), cfg["head"]
-    bench = get_benchmark(cfg["benchmark"])
+    rd = cfg.run_path
+    bench = get_benchmark(cfg.benchmark)
     encoder, names, parts = class_text(cfg, bench)
-    if hcfg["model"] == "baseline":
-        parts = None
     feats = load_features(rd, "train")
-    log = RunLog(rd / f"head_{Path(cfg['out']).name}_log.jsonl")
+    log = RunLog(rd / f"head_{Path(cfg.out).name}_log.jsonl")
     choice = select_epoch(cfg, bench, feats, names, parts, log)
     if distributed.is_main():
         print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f})")
-    torch.manual_seed(cfg["seed"])
-    head = build_head(hcfg["model"], head_config(hcfg, bench.num_classes, names.shape[1])).to(cfg["device"])
+    head = new_head(cfg, bench, names.shape[1])
     fit(head, feats["x"], feats["y"], names, parts, bench.seen_classes, cfg, choice["epoch"], log, "final")
     head.eval()
-    out = Path(cfg["out"])
+    out = Path(cfg.out)
     if distributed.is_main():
         test = load_features(rd, "test")
-        metrics, bundle = build_bundle(head, test, names, parts, bench, choice["gamma"], cfg)
+        metrics, bundle = build_bundle(head, test, names, parts, bench, choice["gamma"])
         backbone = load_backbone_weights(rd / BACKBONE_FILE)
         tensors = {**{f"backbone.{k}": v for k, v in backbone.items()},
                    **{f"head.{k}": v for k, v in head.state_dict().items()}, "text.names": names}
-        if parts is not None:
+        if "desc_proj" in bundle:  # the head reads part descriptions: keep them with the weights
             tensors["text.parts"] = parts
-        meta = checkpoint_meta(cfg, bench, encoder, names.shape[1], choice, metrics,
+        meta = checkpoint_meta(cfg, bench, encoder, head.config, choice, metrics,
                                wall_time_s=round(time.perf_counter() - t0, 1))
         save_checkpoint(out, tensors, meta, bundle)
         print(f"checkpoint: {out}  ZSL {metrics['zsl_acc']:.3f}  S {metrics['S']:.3f}  U {metrics['U']:.3f}"
               f"  H {metrics['H']:.3f}  (gamma {metrics['gamma']:.4f}, chosen on validation)")
     distributed.teardown()
     return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    train_head(resolve_config(args))
-    return 0

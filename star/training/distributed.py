@@ -1,6 +1,6 @@
 """DistributedDataParallel helpers: the same training commands run alone or under ``torchrun``.
 
-Under ``torchrun --nproc_per_node N star train ...`` the environment carries RANK/WORLD_SIZE; each process then
+Under ``torchrun --nproc_per_node N -m star train ...`` the environment carries RANK/WORLD_SIZE; each process then
 trains on its shard of every batch list and gradients are averaged by DDP. Backend: NCCL on CUDA, gloo on CPU.
 Only rank 0 writes files and prints progress.
 """

@@ -1,0 +1,30 @@
+"""``star eval``: a checkpoint's ZSL accuracy, GZSL S/U/H, best H on test and AUSUC (``star.evaluation``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from star.evaluation import evaluate_checkpoint
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="checkpoint directory (checkpoints/<name>)")
+    parser.add_argument("--data-dir", default=None, help="folder with the benchmark's clip banks")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--from-bundle", action="store_true", help="use the bundle's stored test scores")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    m = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device, args.from_bundle)
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    print(f"ZSL top-1            {m['zsl_acc'] * 100:6.2f}")
+    print(f"GZSL S / U / H       {m['S'] * 100:6.2f} / {m['U'] * 100:6.2f} / {m['H'] * 100:6.2f}"
+          f"   (gamma {m['gamma']:.4f}, chosen on validation)")
+    print(f"best H on test       {m['H_best_test'] * 100:6.2f}   (gamma {m['gamma_best_test']:.4f};"
+          f" the paper's protocol: gamma picked on the test set, optimistic)")
+    print(f"AUSUC                {m['ausuc'] * 100:6.2f}")
+    return 0

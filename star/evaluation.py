@@ -1,0 +1,104 @@
+"""Test-set evaluation: ZSL accuracy, GZSL S/U/H at the checkpoint's gamma, best H over gamma on the test set
+(the paper's protocol, reported separately because it peeks at test labels), and AUSUC.
+
+``evaluate_checkpoint`` recomputes everything from the benchmark's test clips through the checkpoint's
+frozen backbone and head (deterministic preprocessing), so a fresh clone can check a shipped checkpoint.
+``build_bundle`` makes the evaluation bundle the app reads (model outputs only, never input clips).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from star.analysis import subsample_per_class
+from star.checkpoint import load_checkpoint
+from star.config import RunConfig, load_benchmark_splits
+from star.pipeline import StarPipeline, run_head
+from star.skeleton.topology import partition
+from star.skeleton.transforms import to_model_input_batch
+from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
+
+ATTENTION_CLIPS = 24  # test clips whose attention maps go into the bundle
+
+
+def test_metrics(scores: np.ndarray, labels: np.ndarray, seen: list[int], unseen: list[int], gamma: float) -> dict:
+    """Every number ``star eval --json`` prints, as fractions in [0, 1]."""
+    g = gzsl_metrics(scores, labels, seen, unseen, gamma)
+    gamma_best, h_best = choose_gamma(scores, labels, seen, unseen)
+    s_curve, u_curve, _ = seen_unseen_curve(scores, labels, seen, unseen)
+    return {"zsl_acc": float(zsl_accuracy(scores, labels, unseen)), "S": float(g["S"]), "U": float(g["U"]),
+            "H": float(g["H"]), "gamma": float(gamma), "H_best_test": float(h_best),
+            "gamma_best_test": float(gamma_best), "ausuc": float(ausuc(s_curve, u_curve))}
+
+
+def attention_time_joint(attention: list[np.ndarray], num_parts: int) -> np.ndarray:
+    """K arrays (N, heads, m, T'*|part|) -> (N, T', 25): each token's weight averaged over heads and prompts,
+    placed at its joint (token order is time-major, then the part's joints in topology order)."""
+    parts = list(partition(num_parts).values())
+    n = attention[0].shape[0]
+    t = attention[0].shape[-1] // len(parts[0])
+    out = np.zeros((n, t, 25), dtype=np.float32)
+    for joints, att in zip(parts, attention):
+        out[:, :, list(joints)] = att.mean(axis=(1, 2)).reshape(n, t, len(joints))
+    return out
+
+
+@torch.no_grad()
+def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | None, bench,
+                 gamma: float) -> tuple[dict, dict]:
+    """(metrics, bundle) for cached test features ``test`` (``star.features.load_features`` dict).
+
+    Part features, projected descriptions and attention maps go in only when the head has them."""
+    device = next(head.parameters()).device
+    head.eval()
+    outputs = run_head(head, test["x"])
+    glob, part_feats = outputs.global_features, outputs.part_features
+    parts = parts.to(device) if parts is not None else None
+    name_proj, desc_proj = head.encode_text(names.to(device), parts)
+    desc_noprompt = head.encode_text(names.to(device), parts, use_prompt=False)[1] if desc_proj is not None else None
+    name_proj = name_proj.cpu().numpy()
+    scores = cosine_scores(glob, name_proj).astype(np.float32)  # metrics from exactly what the bundle stores
+    labels = np.asarray(test["y"])
+    metrics = test_metrics(scores, labels, bench.seen_classes, bench.unseen_classes, gamma)
+    bundle = {"labels": labels, "sources": np.asarray(test["source"]).astype(str), "scores": scores,
+              "global_features": glob.astype(np.float32), "name_proj": name_proj.astype(np.float32),
+              "seen": np.array(bench.seen_classes), "unseen": np.array(bench.unseen_classes)}
+    if desc_proj is not None:
+        bundle.update({"part_features": part_feats.astype(np.float32),
+                       "desc_proj": desc_proj.cpu().numpy().astype(np.float32),
+                       "desc_proj_noprompt": desc_noprompt.cpu().numpy().astype(np.float32)})
+    rows = subsample_per_class(labels, ATTENTION_CLIPS)  # a deterministic spread of test clips
+    out = head(torch.as_tensor(np.array(test["x"][rows], dtype=np.float32), device=device))
+    if out.attention:  # absent for heads without attention (baseline, the "without attention" ablation)
+        bundle["attention_rows"] = rows
+        bundle["attention_time_joint"] = attention_time_joint([a.cpu().numpy() for a in out.attention],
+                                                              head.config.num_parts)
+    return metrics, bundle
+
+
+def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: bool = False,
+                        batch_size: int = 64) -> dict:
+    """Recompute the checkpoint's test metrics from the test clips (or read the bundle's scores)."""
+    ckpt = load_checkpoint(path)
+    meta = ckpt.meta
+    if from_bundle:
+        b = ckpt.load_bundle()
+        scores, labels = b["scores"], b["labels"]
+    else:
+        pipe = StarPipeline(ckpt, device)
+        run_cfg = RunConfig.from_dict(meta["config"], where=f"{ckpt.path}/model.json: config")
+        if data_dir is not None:
+            run_cfg = dataclasses.replace(run_cfg, data_dir=str(data_dir))
+        test = load_benchmark_splits(run_cfg)[1]["test"]  # same clips as at training time
+        glob, labels = [], np.asarray(test.label)
+        for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
+            frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
+            feats = pipe.backbone_features(to_model_input_batch(frames, meta["num_frames"]))
+            glob.append(pipe.head_outputs(feats).global_features)
+        scores = pipe.scores(np.concatenate(glob)).astype(np.float32)  # as stored in bundles
+    return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)

@@ -1,0 +1,128 @@
+"""A run directory's files, and the cached frozen-backbone features (the work of ``star extract``).
+
+Layout of ``<run_dir>/``::
+
+    backbone.safetensors        Shift-GCN weights (``model.*``) + optimiser momentum (``momentum.*``)
+    backbone_state.json         benchmark, seen classes, bodies, epochs done, wall time (for resuming)
+    backbone_log.jsonl          one line per backbone epoch
+    features/<split>_x.npy      (rows, 256, T/4, 25) backbone features, split = train | test
+    features/<split>_y.npy      labels (full class list)
+    features/<split>_clip.npy   clip index in the split's clip bank
+    features/<split>_copy.npy   0 = clean, k > 0 = k-th augmented copy
+    features/<split>_source.npy sample ids
+    features/info.json          rows per split, augmented copies, seed, wall time
+    head_<name>_log.jsonl       one line per head epoch (validation and final runs)
+
+The backbone runs in eval mode with gradients off (its BatchNorm statistics stay frozen; the authors' code
+leaves it in train mode). Test clips and clean training clips go through the one deterministic
+preprocessing (``to_model_input``); ``features.augmented_copies`` extra copies of each seen training clip
+are augmented with a seeded generator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from star.config import RunConfig, load_benchmark_splits
+from star.models import ShiftGCN, load_backbone
+from star.skeleton.transforms import augment, to_model_input
+
+BACKBONE_FILE = "backbone.safetensors"
+BACKBONE_STATE_FILE = "backbone_state.json"
+FEATURE_DIR = "features"
+FEATURE_INFO_FILE = f"{FEATURE_DIR}/info.json"
+FEATURE_KEYS = ("x", "y", "clip", "copy", "source")
+
+
+@torch.no_grad()
+def backbone_features(model: ShiftGCN, inputs: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """(N, 3, T, 25, 2) model inputs -> (N, 256, T/4, 25) float32 features.
+
+    A backbone built for one body (``num_person: 1``, used for single-person data such as pool42, at half
+    the cost) reads the first body, which the readers order by amount of motion.
+    """
+    x = torch.as_tensor(np.asarray(inputs, dtype=np.float32)[..., :model.num_person], device=device)
+    return model.features(x).float().cpu().numpy()
+
+
+def _write_split(out: Path, split: str, model, items, cfg: RunConfig, batch_size: int = 32) -> int:
+    """items: list of (frames, label, clip_index, copy, source). Writes the split's arrays atomically."""
+    if not items:
+        raise ValueError(f"no clips for split '{split}'")
+    rng = np.random.default_rng(cfg.seed + 12345)
+    first = backbone_features(model, to_model_input(items[0][0], cfg.num_frames)[None], cfg.device)
+    dtype = np.dtype(cfg.features.dtype)
+    tmp_x = out / f"{split}_x.tmp.npy"
+    xs = np.lib.format.open_memmap(tmp_x, mode="w+", dtype=dtype, shape=(len(items),) + first.shape[1:])
+    for start in tqdm(range(0, len(items), batch_size), desc=f"extract {split}", leave=False):
+        chunk = items[start:start + batch_size]
+        inputs = np.stack([augment(f, rng, cfg.num_frames) if copy else to_model_input(f, cfg.num_frames)
+                           for f, _, _, copy, _ in chunk])
+        xs[start:start + len(chunk)] = backbone_features(model, inputs, cfg.device).astype(dtype)
+    xs.flush()
+    del xs
+    tmp_x.replace(out / f"{split}_x.npy")
+    np.save(out / f"{split}_y.npy", np.array([it[1] for it in items], dtype=np.int64))
+    np.save(out / f"{split}_clip.npy", np.array([it[2] for it in items], dtype=np.int64))
+    np.save(out / f"{split}_copy.npy", np.array([it[3] for it in items], dtype=np.int64))
+    np.save(out / f"{split}_source.npy", np.array([it[4] for it in items], dtype=str))
+    return len(items)
+
+
+def extract_features(cfg: RunConfig) -> Path:
+    """Run the run directory's frozen backbone over the benchmark's clips; returns the features folder."""
+    start = time.perf_counter()
+    rd = cfg.run_path
+    bench, splits = load_benchmark_splits(cfg)
+    model = load_backbone(rd / BACKBONE_FILE, len(bench.seen_classes), cfg.backbone.num_person, cfg.device)
+    out = rd / FEATURE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    seen = set(bench.seen_classes)
+    train_items = []
+    copies = int(cfg.features.augmented_copies)
+    train = splits["train"]
+    for i in range(len(train)):
+        clip = train.clip(i)
+        if clip.label in seen:  # unseen-class training clips are never touched
+            for copy in range(copies + 1):
+                train_items.append((clip.frames, clip.label, i, copy, clip.source))
+    test = splits["test"]
+    test_items = [(c.frames, c.label, i, 0, c.source) for i, c in ((i, test.clip(i)) for i in range(len(test)))]
+    counts = {"train": _write_split(out, "train", model, train_items, cfg),
+              "test": _write_split(out, "test", model, test_items, cfg)}
+    (rd / FEATURE_INFO_FILE).write_text(json.dumps({"benchmark": cfg.benchmark, "rows": counts,
+                                                    "augmented_copies": copies, "seed": cfg.seed,
+                                                    "wall_time_s": round(time.perf_counter() - start, 1)}, indent=2))
+    return out
+
+
+def load_features(rd: str | Path, split: str, mmap: bool = True) -> dict[str, np.ndarray]:
+    """The cached features of ``split`` ('train' | 'test'): {x (memory-mapped), y, clip, copy, source}."""
+    d = Path(rd) / FEATURE_DIR
+    if not (d / f"{split}_x.npy").exists():
+        raise FileNotFoundError(f"{d}: no cached features for '{split}'; run `star extract` first")
+    mode = "r" if mmap else None
+    return {key: np.load(d / f"{split}_{key}.npy", mmap_mode=mode if key == "x" else None, allow_pickle=False)
+            for key in FEATURE_KEYS}
+
+
+def stage_times(rd: str | Path) -> dict:
+    """Wall times of the backbone and feature-extraction stages recorded in a run directory."""
+    times = {}
+    for key, rel in (("backbone", BACKBONE_STATE_FILE), ("extract", FEATURE_INFO_FILE)):
+        path = Path(rd) / rel
+        if path.exists():
+            times[key] = json.loads(path.read_text()).get("wall_time_s")
+    return times
+
+
+def backbone_num_person(rd: str | Path, default: int) -> int:
+    """Bodies the run directory's backbone was trained for (its state file is the truth), else ``default``."""
+    state = Path(rd) / BACKBONE_STATE_FILE
+    return json.loads(state.read_text())["num_person"] if state.exists() else default

@@ -1,0 +1,38 @@
+"""What a trained checkpoint records about itself: the sidecar ``model.json`` (see ``star.checkpoint``)."""
+
+from __future__ import annotations
+
+from star import __version__
+from star.checkpoint import code_version
+from star.config import RunConfig
+from star.features import backbone_num_person, stage_times
+from star.models import StarConfig
+from star.skeleton.topology import partition
+from star.training.runlog import device_name
+
+GAMMA_CHOSEN_BY = "validation: best H on the pseudo-unseen fold of seen-class training clips (never test clips)"
+
+
+def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: dict, metrics: dict,
+                    wall_time_s: float) -> dict:
+    """The sidecar of a head trained with ``cfg`` on ``bench``; ``arch`` is the head's built configuration
+    and ``choice`` what the validation run chose (``star.training.head.select_epoch``)."""
+    hcfg = cfg.head
+    return {
+        "name": str(cfg.out).rstrip("/").split("/")[-1], "model": hcfg.model, "benchmark": bench.name,
+        "class_names": bench.class_names, "seen_classes": bench.seen_classes, "unseen_classes": bench.unseen_classes,
+        "num_parts": arch.num_parts, "part_names": list(partition(arch.num_parts)),
+        "text_encoder": {"id": encoder.id, "dim": arch.text_dim, "spec": hcfg.text_encoder},
+        "descriptions": hcfg.descriptions or bench.description_set,
+        "head_config": arch.to_dict(),
+        "backbone_config": {"num_classes": len(bench.seen_classes),
+                            "num_person": backbone_num_person(cfg.run_path, cfg.backbone.num_person)},
+        "num_frames": cfg.num_frames,
+        "gamma": {"value": choice["gamma"], "chosen_by": GAMMA_CHOSEN_BY, "epoch": choice["epoch"],
+                  "val_H": choice["val_H"], "val_zsl": choice["val_zsl"],
+                  "pseudo_unseen_classes": choice["pseudo_unseen_classes"], "select_by": choice["select_by"]},
+        "validation_curve": choice["curve"],
+        "metrics": metrics, "config": cfg.to_dict(), "code_version": code_version(), "package_version": __version__,
+        "seed": cfg.seed, "device": device_name(cfg.device),
+        "wall_time_s": {**stage_times(cfg.run_path), "head": wall_time_s},
+    }

@@ -1,0 +1,31 @@
+"""The learning-rate schedule and the epoch batches both training loops share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from star.training.loop import epoch_batches, step_lr
+
+
+def test_step_lr_warms_up_then_steps_down():
+    assert [step_lr(e, 0.1, [3, 5], warmup_epochs=2) for e in range(7)] == pytest.approx(
+        [0.05, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert [step_lr(e, 0.01, [2]) for e in range(4)] == pytest.approx([0.01, 0.01, 0.001, 0.001])  # no warm-up
+
+
+def test_epoch_batches_cover_every_row_once_in_a_seeded_order():
+    a = epoch_batches(10, 4, np.random.default_rng(3))
+    b = epoch_batches(10, 4, np.random.default_rng(3))
+    assert [len(x) for x in a] == [4, 4, 2]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert sorted(np.concatenate(a).tolist()) == list(range(10))
+    sorted_batches = epoch_batches(10, 4, np.random.default_rng(3), sort=True)
+    assert all(np.array_equal(np.sort(x), y) for x, y in zip(a, sorted_batches))
+
+
+def test_epoch_batches_leave_the_generator_where_the_shuffle_left_it():
+    rng, ref = np.random.default_rng(7), np.random.default_rng(7)
+    epoch_batches(9, 4, rng)
+    ref.permutation(9)
+    assert rng.random() == ref.random()  # the backbone loop draws its augmentation from the same generator

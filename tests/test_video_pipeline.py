@@ -1,0 +1,195 @@
+"""Video -> Clip end to end on the shared videos, and every bad-input error.
+
+Needs the two BlazePose models (``make pose-models``) and ``../shared/data/video`` (or $STAR_DATA_DIR/video);
+skips with the reason when either is missing. Each video is processed once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cv2", reason="opencv-python-headless is needed for video input (requirements.txt)")
+pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is needed for video input (requirements.txt)")
+
+from conftest import shared_data_dir  # noqa: E402
+from star.skeleton import SkeletonFormatError, load_clip  # noqa: E402
+from star.skeleton.io import read_ntu_skeleton  # noqa: E402
+from star.video import models  # noqa: E402
+from star.video.decode import NoPersonError, VideoError, VideoLimits, probe_video  # noqa: E402
+from star.video.pipeline import extract_pose, video_to_clip  # noqa: E402
+
+VIDEO_DIR = shared_data_dir() / "video"
+TWO_PEOPLE = VIDEO_DIR / "two_people.mp4"
+FACE = VIDEO_DIR / "face_closeup.avi"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
+    if not models.models_ready():
+        pytest.skip(f"BlazePose models not set up in {models.models_dir()}: run `{models.FIX_COMMAND}`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_people_pose():
+    calls = []
+    pose = extract_pose(_require(TWO_PEOPLE), on_progress=lambda done, total: calls.append((done, total)))
+    return pose, calls
+
+
+@pytest.fixture(scope="session")
+def face_error():
+    with pytest.raises(NoPersonError) as info:
+        video_to_clip(_require(FACE))
+    return info.value
+
+
+# ------------------------------------------------------------------------------------ two_people.mp4
+def test_two_bodies_in_most_frames(two_people_pose):
+    pose, _ = two_people_pose
+    clip = pose.to_clip()
+    assert clip.frames.shape == (2, 72, 25, 3) and clip.frames.dtype == np.float32
+    both = pose.present.all(0).mean()
+    assert both >= 0.9, f"two bodies in only {both:.0%} of the frames"
+    assert np.isfinite(clip.frames).all()
+
+
+def test_bodies_apart_at_start_and_close_at_end(two_people_pose):
+    pose, _ = two_people_pose
+    base = pose.joints[:, :, 0]  # spine base (M, T, 3)
+    gap = np.abs(base[0, :, 0] - base[1, :, 0])  # left-right separation, metres
+    start, end = gap[:10].mean(), gap[-10:].mean()
+    assert start > 0.5 and end < 0.45 and end < 0.7 * start, (start, end)
+    # the same person stays in the same slot: each body's x moves smoothly (no swap between frames)
+    assert np.abs(np.diff(base[:, :, 0], axis=1)).max() < 0.1
+
+
+def test_plausible_bone_lengths_and_orientation(two_people_pose):
+    pose, _ = two_people_pose
+    for m in range(2):
+        j = pose.joints[m][pose.present[m]]
+        conf = pose.confidence[m][pose.present[m]]
+        length = lambda a, b: np.linalg.norm(j[:, a] - j[:, b], axis=-1)  # noqa: E731
+        for name, (a, b), lo, hi in [("upper arm", (4, 5), 0.2, 0.38), ("forearm", (5, 6), 0.17, 0.33),
+                                     ("thigh", (12, 13), 0.3, 0.55), ("shin", (13, 14), 0.28, 0.5),
+                                     ("spine", (0, 20), 0.4, 0.65), ("shoulders", (4, 8), 0.25, 0.45)]:
+            seen = (conf[:, a] > 0.5) & (conf[:, b] > 0.5)  # arms hidden in the hug may collapse
+            assert seen.mean() > 0.3, f"body {m} {name}: seen in {seen.mean():.0%} of the frames"
+            bone = length(a, b)[seen]
+            med = np.median(bone)
+            assert lo < med < hi, f"body {m} {name}: {med:.3f} m"
+            assert (np.abs(bone / med - 1) < 0.4).mean() > 0.8, f"body {m} {name}: unsteady"
+            apart = length(a, b)[:24]  # before the hug (~0.9 s) both people are in full view: near-rigid bones
+            assert np.abs(apart / np.median(apart) - 1).max() < 0.2, f"body {m} {name}: {apart.round(3)}"
+        assert (j[:, 3, 1] > j[:, 0, 1]).all()  # head above spine base: y up
+        assert (j[:, 14, 1] < j[:, 12, 1]).all()  # ankle below hip
+        assert 1.0 < j[:, 0, 2].mean() < 10.0  # in front of the camera, metres away
+        assert conf.shape[1] == 25 and 0.5 < conf.mean() <= 1.0
+
+
+def test_meta_progress_and_json(two_people_pose):
+    pose, calls = two_people_pose
+    meta = pose.to_clip().meta
+    json.dumps(meta)
+    assert meta["reader"] == "video" and meta["resolution"] == "1920x1080" and meta["frame_count"] == 72
+    assert abs(meta["fps"] - 28.05) < 0.1 and len(meta["confidence"]) == 2
+    assert np.asarray(meta["joint_confidence"]).shape == (2, 72, 25)
+    assert meta["pose_settings"]["tracker"]["max_people"] == 2
+    assert calls[0] == (1, 72) and calls[-1] == (72, 72) and len(calls) == 72
+    doc = json.loads(json.dumps(pose.to_json()))
+    assert np.asarray(doc["bodies"][0]["landmarks_2d"]).shape == (72, 33, 3)
+
+
+def test_overlay_frames(two_people_pose):
+    from star.video.overlay import overlay_frames
+
+    pose, _ = two_people_pose
+    images = overlay_frames(pose, [0, 71], max_width=480)
+    assert [i for i, _ in images] == [0, 71]
+    assert images[0][1].shape == (270, 480, 3) and images[0][1].dtype == np.uint8
+
+
+def test_load_clip_reads_a_video(two_people_pose, monkeypatch):
+    import star.video.pipeline as pipeline
+
+    pose, _ = two_people_pose
+    monkeypatch.setattr(pipeline, "extract_pose", lambda *a, **k: pose)  # same pipeline; no second run
+    clip = load_clip(str(TWO_PEOPLE))
+    assert clip.num_bodies == 2 and clip.meta["reader"] == "video" and clip.source == "two_people.mp4"
+
+
+def test_pose_command_writes_ntu_and_json(two_people_pose, monkeypatch, tmp_path):
+    import star.video.pipeline as pipeline
+    from star.cli import main
+
+    pose, _ = two_people_pose
+    monkeypatch.setattr(pipeline, "extract_pose", lambda *a, **k: pose)
+    out, js = tmp_path / "x.skeleton", tmp_path / "x.json"
+    assert main(["pose", str(TWO_PEOPLE), "-o", str(out), "--json", str(js), "--quiet"]) == 0
+    back = read_ntu_skeleton(out, denoise=False)  # keep the slot order (denoising sorts by motion)
+    assert back.frames.shape == (2, 72, 25, 3)
+    np.testing.assert_allclose(back.frames, pose.joints, atol=1e-6)
+    assert len(json.loads(js.read_text())["bodies"]) == 2
+
+
+# ------------------------------------------------------------------------------------ bad input
+def test_face_closeup_is_refused_as_no_full_body(face_error):
+    assert isinstance(face_error, SkeletonFormatError)
+    assert "full body" in str(face_error) and "face_closeup.avi" in str(face_error)
+
+
+def test_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("hello, this is text")
+    with pytest.raises(VideoError, match="expected a video container.*found a file starting with b'hello"):
+        load_clip(path)
+
+
+def test_zero_frames_and_corrupt_streams(tmp_path):
+    import cv2
+
+    writer = cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    writer.release()
+    with pytest.raises(VideoError, match="at least one decodable video frame, found 0 frames"):
+        video_to_clip(tmp_path / "empty.avi")
+    src = _require(FACE).read_bytes()
+    (tmp_path / "cut.avi").write_bytes(src[: len(src) // 2])
+    with pytest.raises(VideoError, match="164 frames, as the header declares.*corrupt or truncated"):
+        video_to_clip(tmp_path / "cut.avi")
+    mp4 = _require(TWO_PEOPLE).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(mp4[: len(mp4) // 3])  # index (moov) is at the end: lost
+    with pytest.raises(VideoError, match="no readable video stream"):
+        load_clip(tmp_path / "cut.mp4")
+
+
+def test_limits_on_duration_size_and_missing(tmp_path):
+    path = _require(TWO_PEOPLE)
+    with pytest.raises(VideoError, match=r"at most 1 s, found 2\.6 s \(72 frames"):
+        probe_video(path, VideoLimits(max_seconds=1))
+    with pytest.raises(VideoError, match="at most 1,000 bytes"):
+        load_clip(path, max_bytes=1000)
+    with pytest.raises(VideoError, match="at most 100 pixels"):
+        probe_video(path, VideoLimits(max_pixels=100))
+    with pytest.raises(VideoError, match="no such file"):
+        load_clip(tmp_path / "nothing.mov")
+
+
+def test_missing_models_name_the_fix(tmp_path, monkeypatch):
+    face = _require(FACE)
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(models.PoseModelsMissing, match="missing.*make pose-models"):
+        models.model_path("detector")
+    (tmp_path / "cache" / "pose_models").mkdir(parents=True)
+    (tmp_path / "cache" / "pose_models" / "pose_landmark_full.tflite").write_bytes(b"not a model")
+    with pytest.raises(models.PoseModelsMissing, match="corrupt.*python -m star.video.models --fetch"):
+        models.model_path("landmarks")
+    video = tmp_path / "v.avi"
+    shutil.copy(face, video)
+    with pytest.raises(VideoError, match="BlazePose models.*make pose-models"):
+        load_clip(video)

@@ -1,0 +1,99 @@
+"""The Predict page's clips, without streamlit: built-in samples, clip banks, uploaded files.
+
+``UPLOAD_SUFFIXES`` lists what the upload box accepts: skeleton files (``SKELETON_SUFFIXES``) and videos
+(``star.video.VIDEO_SUFFIXES``). ``clip_from_upload`` dispatches on the suffix through ``star.skeleton.load_clip``
+(which never unpickles); the page sends videos through ``ui.video`` instead (progress, overlays, cache per hash).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from star.data.clipbank import is_clip_bank
+from star.paths import SAMPLES_DIR
+from star.skeleton.clip import Clip, SkeletonFormatError
+from star.video import VIDEO_SUFFIXES, is_video_path
+
+SKELETON_SUFFIXES = (".skeleton", ".npy", ".npz", ".txt")
+UPLOAD_SUFFIXES = SKELETON_SUFFIXES + VIDEO_SUFFIXES
+UPLOAD_HELP = ("A skeleton file (NTU .skeleton, NumPy .npy / .npz, PKU-MMD .txt) or a video "
+               "(.mp4 .avi .mov .mkv .webm: the pose is extracted)")
+
+
+def is_video_upload(name: str) -> bool:
+    """True for a video file name (its pose is extracted by ``ui.video``)."""
+    return is_video_path(Path(name).name)
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    path: Path
+    index: int | None = None  # clip index inside a clip bank, None for a single-clip file
+
+
+def clip_banks(root: str | Path | None = None) -> list[Path]:
+    """Clip banks (.npz with an 'offsets' key) under ``root`` (default ``$STAR_DATA_DIR``; none if unset), sorted.
+
+    Only an explicit folder is offered (not ``star.paths.data_dir()``'s fallback): the server chooses what the
+    app's visitors may browse."""
+    root = root if root is not None else os.environ.get("STAR_DATA_DIR", "").strip()
+    if not root or not Path(root).is_dir():
+        return []
+    return [p for p in sorted(Path(root).rglob("*.npz")) if is_clip_bank(p)]
+
+
+def builtin_samples(samples_dir: str | Path = SAMPLES_DIR) -> list[Sample]:
+    """The synthetic demo clips shipped in ``assets/samples/*.skeleton``."""
+    return [Sample(p.stem, p) for p in sorted(Path(samples_dir).glob("*.skeleton"))]
+
+
+def bank_samples(bank_path: str | Path) -> list[Sample]:
+    """One Sample per clip of a bank, labelled 'index: sample id (class)'."""
+    from star.data import ClipBank
+
+    bank = ClipBank.load(bank_path)
+    return [Sample(f"{i}: {bank.sample_id[i]} ({bank.class_names[int(bank.label[i])]})", Path(bank_path), i)
+            for i in range(len(bank))]
+
+
+def load_sample(sample: Sample) -> Clip:
+    if sample.index is None:
+        from star.skeleton import load_clip
+
+        return load_clip(sample.path)
+    from star.data import ClipBank
+
+    return ClipBank.load(sample.path).clip(sample.index)
+
+
+def clip_from_upload(name: str, data: bytes) -> Clip:
+    """Read an uploaded file: written to a temporary folder under its own name (the reader dispatches on the
+    suffix), read with ``load_clip`` (never unpickles), then deleted. Errors name the uploaded file."""
+    from star.skeleton import load_clip
+
+    base = Path(name).name or "upload"
+    if Path(base).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise SkeletonFormatError(base, None, f"a file ending in {', '.join(UPLOAD_SUFFIXES)}",
+                                  f"'{Path(base).suffix or 'no suffix'}'")
+    with tempfile.TemporaryDirectory(prefix="star-upload-") as tmp:
+        path = Path(tmp) / base
+        path.write_bytes(data)
+        try:
+            clip = load_clip(path)
+        except SkeletonFormatError as exc:
+            raise SkeletonFormatError(base, exc.where, exc.expected, exc.found) from None
+    clip.source = base
+    return clip
+
+
+def top_classes(pred, limit: int = 8) -> list[int]:
+    """Class indices of a Prediction's ZSL then GZSL top lists, without repeats (for the part-match map)."""
+    out: list[int] = []
+    for t in list(pred.zsl_top) + list(pred.gzsl_top):
+        if t["index"] not in out:
+            out.append(t["index"])
+    return out[:limit]

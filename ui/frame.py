@@ -1,0 +1,182 @@
+"""The app's frame: the sidebar drawn once per run by ``app.py`` around whichever page is open, and what pages read.
+
+``app.py`` calls ``sidebar()`` before running the page: the checkpoint picker, a typed path, a ``.zip`` upload
+and the gamma slider. They are widgets of the entry script with stable keys, so Streamlit keeps their values
+across page switches by itself. Session-state keys:
+
+- widgets: ``checkpoint_pick`` (a label from ``ui.checkpoints.checkpoint_choices``), ``checkpoint_path`` (typed
+  path), ``checkpoint_zip`` (uploaded archive), ``gamma`` (the slider; every page reads it through ``gamma()``);
+- the frame's own: ``checkpoint_upload`` (the ``UploadedCheckpoint`` holding the unpacked zip's temporary
+  folder), ``gamma_for`` (the identity of the checkpoint ``gamma`` belongs to: a newly opened checkpoint starts
+  at its own gamma), ``loaded`` (the ``Loaded`` checkpoint of this run).
+
+Which checkpoint: an uploaded zip while one is in the upload box, else a typed path while the box is not empty,
+else the picker. Pages start with ``view = frame.view()`` (None after an error box) and use ``key()``,
+``gamma()``, ``tsne()`` and ``open_vocabulary_allowed()``. No model math here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from star.checkpoint import CheckpointError
+from star.paths import cache_dir
+from ui import loaders
+from ui.checkpoints import (UPLOAD_LIMIT_MB, CheckpointRefused, UploadedCheckpoint, cache_key, checkpoint_choices,
+                            default_choice, encoder_is_safe, resolve_typed_path, visitor_message)
+from ui.model_view import ModelView
+
+PICK, PATH, ZIP, GAMMA = "checkpoint_pick", "checkpoint_path", "checkpoint_zip", "gamma"
+UPLOAD, GAMMA_FOR, LOADED = "checkpoint_upload", "gamma_for", "loaded"
+
+
+@dataclass
+class Loaded:
+    """The checkpoint of this run: its label (what the visitor picked, typed or uploaded), the view and cache key,
+    or the error to show; ``upload`` is set for an uploaded checkpoint."""
+
+    label: str
+    view: ModelView | None = None
+    key: loaders.Key | None = None
+    error: str | None = None
+    upload: UploadedCheckpoint | None = None
+
+
+def _hold_upload(up) -> UploadedCheckpoint | None:
+    """The unpacked upload for the file in the upload box (unpacked once per file; the previous one removed)."""
+    held: UploadedCheckpoint | None = st.session_state.get(UPLOAD)
+    if held is not None and (up is None or held.file_id != up.file_id):
+        if held.path is not None and held.path.is_dir():  # drop its cached view and model with the folder
+            gone = cache_key(held.path)
+            loaders.load_view.clear(gone)
+            loaders.load_predictor.clear(gone)
+        held.release()
+        del st.session_state[UPLOAD]
+        held = None
+    if up is not None and held is None:
+        with st.spinner("Checking and unpacking the archive..."):
+            held = UploadedCheckpoint.unpack(up.file_id, up.name, up.getvalue())
+        st.session_state[UPLOAD] = held
+    return held
+
+
+def _choose() -> tuple[Loaded, Path | None]:
+    """Draw the checkpoint widgets; the chosen checkpoint's label and folder (None with an error)."""
+    choices = checkpoint_choices()
+    labels = list(choices)
+    if labels:
+        if st.session_state.get(PICK) not in choices:
+            st.session_state[PICK] = default_choice(labels)
+        st.sidebar.selectbox("Checkpoint", labels, key=PICK,
+                             help="The checkpoints in the server's checkpoint folders ($STAR_CHECKPOINT_DIRS)")
+    else:
+        st.sidebar.warning("No checkpoints in the configured checkpoint folders")
+    typed = st.sidebar.text_input(
+        "…or a checkpoint path", key=PATH,
+        help="A checkpoint folder inside the configured checkpoint folders (absolute, or relative to one of "
+             "them); overrides the picker while not empty")
+    up = st.sidebar.file_uploader(
+        "…or upload a checkpoint (.zip)", type=["zip"], key=ZIP, max_upload_size=UPLOAD_LIMIT_MB,
+        help="A zip of a checkpoint folder: model.safetensors, model.json and bundle.npz (at its top level or in "
+             "one folder). Checked and unpacked into a temporary folder; overrides the picker and the path.")
+    held = _hold_upload(up)
+    if held is not None:
+        return Loaded(f"{held.label} (uploaded)", error=held.error, upload=held), held.path
+    if typed.strip():
+        try:
+            return Loaded(typed.strip()), resolve_typed_path(typed)
+        except CheckpointRefused as exc:
+            return Loaded(typed.strip(), error=str(exc)), None
+    if labels:
+        return Loaded(st.session_state[PICK]), choices[st.session_state[PICK]]
+    return Loaded("", error="no checkpoint selected"), None
+
+
+def _gamma_slider(view: ModelView, key: loaders.Key) -> None:
+    lo, hi = loaders.bounds(key)
+    if st.session_state.get(GAMMA_FOR) != view.identity or GAMMA not in st.session_state:
+        st.session_state.update({GAMMA: view.gamma, GAMMA_FOR: view.identity})
+    g = float(st.session_state[GAMMA])
+    if not lo <= g <= hi:
+        st.session_state[GAMMA] = min(max(g, lo), hi)
+    st.sidebar.slider("gamma (calibrated stacking)", min_value=lo, max_value=hi, step=0.001, format="%.3f",
+                      key=GAMMA, help="Subtracted from every seen-class score in GZSL (paper eq. 9). The "
+                                      f"checkpoint's gamma is {view.gamma:.4f} "
+                                      f"({view.meta['gamma'].get('chosen_by', '')}).")
+    st.sidebar.caption(f"{view.meta['benchmark']} · {view.meta['model']} · checkpoint gamma {view.gamma:.4f}")
+
+
+def sidebar() -> Loaded:
+    """Draw the frame's sidebar (below the navigation) and load the chosen checkpoint; also kept as ``loaded``."""
+    loaded, path = _choose()
+    if path is not None:
+        try:
+            loaded.key = cache_key(path)
+            loaded.view = loaders.load_view(loaded.key)
+        except (CheckpointError, OSError) as exc:
+            loaded.key, loaded.error = None, visitor_message(exc, path, loaded.label)
+    st.session_state[LOADED] = loaded
+    if loaded.view is None:
+        st.sidebar.error(f"Cannot load checkpoint: {loaded.error}")
+    else:
+        _gamma_slider(loaded.view, loaded.key)
+    return loaded
+
+
+# ----------------------------------------------------------------------------------- what pages read
+def loaded() -> Loaded:
+    return st.session_state[LOADED]
+
+
+def _through_the_frame() -> None:
+    """Rerun through ``app.py`` when a page script was run on its own.
+
+    Streamlit starts an app whose script has a ``pages/`` folder next to it in its legacy multipage mode (each
+    page script run alone) until ``st.navigation`` has run once in the process; ``AppTest`` does so on every run.
+    A page opened by its URL as the process's first run, or switched to in AppTest, then runs without the frame:
+    switch the mode off (as ``st.navigation`` does) and rerun the same page, now inside the frame.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def view() -> ModelView | None:
+    """The loaded checkpoint, or None after showing why in the page (pages return early on None)."""
+    _through_the_frame()
+    current = loaded()
+    if current.view is None:
+        st.error(f"No checkpoint loaded: {current.error or 'pick one in the sidebar'}")
+    return current.view
+
+
+def key() -> loaders.Key:
+    return loaded().key
+
+
+def gamma() -> float:
+    return float(st.session_state[GAMMA])
+
+
+def tsne_cache_dir() -> Path | None:
+    """Where the loaded checkpoint's t-SNE results are kept: an upload's in its temporary folder (removed with
+    it), a server checkpoint's in ``star.paths.cache_dir()``."""
+    current = loaded()
+    return current.upload.cache_dir if current.upload is not None else cache_dir()
+
+
+def tsne(what: str) -> dict:
+    """The loaded checkpoint's t-SNE of 'skeleton', 'semantic' or 'semantic-noprompt' (``ui.model_view.tsne_for``)."""
+    where = tsne_cache_dir()
+    return loaders.tsne(key(), what, None if where is None else str(where))
+
+
+def open_vocabulary_allowed() -> bool:
+    """Server checkpoints always; an uploaded one only when its text encoder is not a weights file."""
+    current = loaded()
+    return current.upload is None or encoder_is_safe(current.view.meta)

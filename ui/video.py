@@ -1,0 +1,122 @@
+"""The Predict page's videos, without streamlit: an uploaded video -> pose (``star.video``) -> clip and overlays.
+
+``extract_upload`` writes the upload to a temporary folder under its own name, runs ``star.video.extract_pose``
+(reporting ``on_progress(done_frames, total_frames)``), draws the 2-D landmarks on a few frames while the file
+still exists, and removes the folder. ``outcome_of_upload`` wraps it for caching: a ``VideoOutcome`` holds the
+result or the error message, so a bad video is not processed again on every rerun. The cache itself (keyed by
+``upload_key``: the sha256 of the bytes and the file name) is streamlit glue in ``ui/loaders.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from star.skeleton.clip import Clip, SkeletonFormatError
+from star.video import VIDEO_SUFFIXES, is_video_path
+
+OVERLAY_COUNT = 4
+MIME = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+        ".webm": "video/webm"}
+
+__all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of", "VideoResult", "VideoOutcome",
+           "upload_key", "models_problem", "extract_upload", "outcome_of_upload"]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One uploaded video's pose: the ``Clip`` (source = the uploaded name, meta from ``VideoPose.meta``) and
+    [(frame index, RGB image with the landmarks drawn)] for ``OVERLAY_COUNT`` frames."""
+
+    clip: Clip
+    overlays: list[tuple[int, np.ndarray]] = field(repr=False)
+
+    @property
+    def fps(self) -> float:
+        return float(self.clip.meta.get("fps") or 0.0)
+
+    def overlay_caption(self, index: int) -> str:
+        return f"frame {index} ({index / self.fps:.2f} s)" if self.fps > 0 else f"frame {index}"
+
+    def summary(self) -> str:
+        """'1920x1080, 72 frames at 28.0 fps; bodies in 72 / 72 frames; extracted in 5.1 s (14.2 fps)'."""
+        m = self.clip.meta
+        bodies = " and ".join(f"{n}" for n in m.get("body_frames", []))
+        text = (f"{m.get('resolution', '?')}, {m.get('frame_count', self.clip.num_frames)} frames at "
+                f"{self.fps:.1f} fps; bodies in {bodies} of the frames")
+        if "seconds" in m:
+            text += f"; pose extracted in {float(m['seconds']):.1f} s"
+            if "processing_fps" in m:
+                text += f" ({float(m['processing_fps']):.1f} frames/s)"
+        return text
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """What processing an upload gave: ``result``, or ``error`` (the reader's message, naming the file)."""
+
+    result: VideoResult | None = None
+    error: str | None = None
+
+
+def mime_of(name: str) -> str:
+    """The MIME type ``st.video`` is given for a video file name (browsers play MP4 and WebM; AVI and MKV may not)."""
+    return MIME.get(Path(name).suffix.lower(), "video/mp4")
+
+
+def upload_key(name: str, data: bytes) -> tuple[str, str]:
+    """The cache key of an upload: (sha256 of its bytes, its file name; the name is in the clip and the errors)."""
+    return hashlib.sha256(data).hexdigest(), Path(name).name or "upload.mp4"
+
+
+def models_problem() -> str | None:
+    """None when the two BlazePose models are set up, else what to run (``make pose-models``)."""
+    from star.video import models
+
+    if models.models_ready():
+        return None
+    return (f"Video input needs the two BlazePose pose models, which are not set up in {models.models_dir()}. "
+            f"Fetch them once with `{models.FIX_COMMAND}`, then upload the video again.")
+
+
+def extract_upload(name: str, data: bytes, on_progress: Callable[[int, int], None] | None = None,
+                   limits=None) -> VideoResult:
+    """Pose of an uploaded video (``star.video.extract_pose``) plus its overlays; the temporary copy is removed.
+
+    Raises ``SkeletonFormatError`` (``VideoError`` / ``NoPersonError``) naming the uploaded file, not the
+    temporary path; ``star.video.PoseModelsMissing`` when the models are not set up.
+    """
+    from star.video import VideoError, VideoLimits, extract_pose, overlay_frames
+
+    base = Path(name).name or "upload.mp4"
+    if not is_video_path(base):
+        raise VideoError(base, None, f"a video file ending in {', '.join(VIDEO_SUFFIXES)}",
+                         f"'{Path(base).suffix or 'no suffix'}'")
+    with tempfile.TemporaryDirectory(prefix="star-video-") as tmp:
+        path = Path(tmp) / base
+        path.write_bytes(data)
+        try:
+            pose = extract_pose(path, on_progress=on_progress, limits=limits or VideoLimits())
+            overlays = overlay_frames(pose, count=OVERLAY_COUNT)  # reads the file: before it is removed
+        except SkeletonFormatError as exc:
+            def clean(text):
+                return None if text is None else str(text).replace(str(path), base).replace(tmp, "")
+            raise type(exc)(base, clean(exc.where), clean(exc.expected), clean(exc.found)) from None
+    clip = pose.to_clip()
+    clip.source = base
+    return VideoResult(clip, overlays)
+
+
+def outcome_of_upload(name: str, data: bytes, on_progress: Callable[[int, int], None] | None = None,
+                      limits=None) -> VideoOutcome:
+    """``extract_upload`` with its reader error kept as a message (a bad video is one outcome, cached like a good
+    one). ``PoseModelsMissing`` is not caught: it is fixed on the server, not in the file."""
+    try:
+        return VideoOutcome(result=extract_upload(name, data, on_progress, limits))
+    except SkeletonFormatError as exc:
+        return VideoOutcome(error=str(exc))
