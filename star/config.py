@@ -2,7 +2,9 @@
 
 A run has four sections: ``backbone`` (Shift-GCN training), ``features`` (cached backbone features),
 ``head`` (head training; its ``arch`` is the model's own :class:`~star.models.star.StarConfig`, stored
-in the checkpoint as ``head_config``) and ``validation`` (model selection). The field defaults below are
+in the checkpoint as ``head_config``) and ``validation`` (model selection). The top-level ``preprocess``
+is the canonical-skeleton spec (``star.skeleton.canonical``) every stage applies before centring; it is
+recorded in the backbone state, the features' info and the checkpoint sidecar (absent = ``legacy``). The field defaults below are
 the only defaults. ``add_config_arguments`` turns every field into a flag spelled with hyphens
 (``--head.lr 0.01``, ``--backbone.warmup-epochs 1``, ``--head.arch.d-model 768``, ``--data-dir D``);
 ``resolve_config`` merges defaults <- YAML file <- flags, and an unknown key is a :class:`ConfigError`
@@ -25,6 +27,18 @@ from typing import Any
 import yaml
 
 from star.models.star import StarConfig
+from star.skeleton.canonical import Canonical
+
+SCHEDULES = ("step", "cosine")
+COPY_SAMPLING = ("all", "one")
+VALIDATION_PROTOCOLS = ("clips", "protocol")
+SELECT_BY = ("H", "zsl", "ausuc")
+VALIDATION_BACKBONES = ("shared", "pseudo-seen")
+
+
+def _one_of(where: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass
@@ -68,8 +82,21 @@ class HeadConfig:
     momentum: float = 0.9  # SGD Nesterov momentum
     weight_decay: float = 5e-4  # SGD weight decay
     milestones: list[int] = field(default_factory=lambda: [25, 35])  # epochs at which the lr is multiplied by 0.1
+    milestone_fractions: list[float] | None = None  # if set: milestones = floor(f * the run's own epochs), so a final run of the chosen length gets its drops too
+    schedule: str = "step"  # step (milestones, x0.1 each) | cosine (base * (1 + cos(pi * epoch / epochs)) / 2)
+    learn_tau: bool = False  # learn log(tau) (starts at tau, no weight decay); the final value is in the sidecar
+    tau_grid: list[float] = field(default_factory=list)  # non-empty: one validation run per tau, (tau, epoch) chosen on validation
+    copy_sampling: str = "all"  # all: every cached row each epoch | one: one of each clip's copies (clean or augmented), redrawn every epoch
     text_encoder: str = "minilm"  # minilm | openclip:<arch>:<pretrained> (star.text.encoders)
     descriptions: str | None = None  # description set or file; None = the benchmark's own set
+
+    def __post_init__(self) -> None:
+        _one_of("head.schedule", self.schedule, SCHEDULES)
+        _one_of("head.copy_sampling", self.copy_sampling, COPY_SAMPLING)
+        if any(t <= 0 for t in [self.tau, *self.tau_grid]):
+            raise ValueError("head.tau and head.tau_grid must be positive")
+        if self.milestone_fractions is not None and any(not 0.0 < f < 1.0 for f in self.milestone_fractions):
+            raise ValueError(f"head.milestone_fractions must lie in (0, 1), got {self.milestone_fractions}")
 
     def arch_for(self, num_classes: int, text_dim: int) -> StarConfig:
         """``arch`` with the benchmark's class count and the encoder's width filled in."""
@@ -80,9 +107,16 @@ class HeadConfig:
 class ValidationConfig:
     """Model selection on a pseudo-unseen fold of the seen classes (never on test clips)."""
 
-    val_fraction: float = 0.2  # share of each pseudo-seen class's training clips held out for validation
-    pseudo_unseen_fraction: float = 0.25  # share of the seen classes held out as pseudo-unseen
-    select_by: str = "H"  # H | zsl: what picks the epoch on the validation protocol
+    val_fraction: float = 0.2  # clips: share of each pseudo-seen class's clips held out; protocol: share of a source's training views / subjects held out (>= 1, never all)
+    pseudo_unseen_fraction: float = 0.25  # share of the seen classes held out as pseudo-unseen (protocol: per source)
+    select_by: str = "H"  # H | zsl | ausuc: what picks the epoch (and tau) on the validation fold; gamma is always the best-H one
+    protocol: str = "clips"  # clips: held-out clips of the training views/subjects | protocol: each source's own cross-view / cross-subject rule inside its training data (Benchmark.pseudo_unseen_fold)
+    backbone: str = "shared"  # shared: the run's backbone | pseudo-seen: a second backbone trained on the fold's training clips only (<run_dir>/validation/; doubles backbone + extraction cost)
+
+    def __post_init__(self) -> None:
+        _one_of("validation.select_by", self.select_by, SELECT_BY)
+        _one_of("validation.protocol", self.protocol, VALIDATION_PROTOCOLS)
+        _one_of("validation.backbone", self.backbone, VALIDATION_BACKBONES)
 
 
 @dataclass
@@ -95,12 +129,21 @@ class RunConfig:
     seed: int = 0  # seeds the weights, the batch order, augmentation and the validation fold
     device: str = "cpu"  # torch device: cpu | cuda | cuda:1 ...
     num_frames: int = 64  # frames per clip fed to the backbone
+    preprocess: str = "legacy"  # canonical-skeleton spec (Canonical.parse): legacy | e.g. view,joints,scale,smooth=1.0; applied first by to_model_input / augment in every stage
     max_clips_per_class: int | None = None  # keep at most this many clips per class and split (quick runs)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)  # see BackboneConfig
     features: FeaturesConfig = field(default_factory=FeaturesConfig)  # see FeaturesConfig
     head: HeadConfig = field(default_factory=HeadConfig)  # see HeadConfig
     validation: ValidationConfig = field(default_factory=ValidationConfig)  # see ValidationConfig
     out: str = "checkpoints/star-pool42-32-10"  # checkpoint directory written by `star train`
+
+    def __post_init__(self) -> None:
+        Canonical.parse(self.preprocess)  # a bad spec is a ConfigError now, not at extraction time
+
+    @property
+    def canonical(self) -> Canonical:
+        """The ``preprocess`` spec as a ``Canonical`` (``LEGACY`` for ``legacy``)."""
+        return Canonical.parse(self.preprocess)
 
     def to_dict(self) -> dict:
         """Plain nested dict (what a checkpoint sidecar stores as ``config``)."""

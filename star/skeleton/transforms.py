@@ -1,9 +1,12 @@
 """Skeleton transforms on frames (M, T, 25, 3) float32 numpy arrays.
 
 ``to_model_input`` is THE deterministic preprocessing used at evaluation and inference time:
-centre on the first frame's spine-mid, resize to ``num_frames`` by linear interpolation, pad to two
-bodies, and reorder to the model's (C=3, T, V=25, M=2). ``augment`` is its training-time counterpart
-(random crop-resize and a random rotation first, as in the reference's CTR-GCN-style augmentation).
+the run's canonical-skeleton spec first (``canonical``: a ``star.skeleton.canonical.Canonical``; None or
+``LEGACY`` = nothing, as every checkpoint before it), then centre on the first frame's spine-mid, resize to
+``num_frames`` by linear interpolation, pad to two bodies, and reorder to the model's (C=3, T, V=25, M=2).
+``augment`` is its training-time counterpart (the same canonical spec, then random crop-resize and a random
+rotation, as in the reference's CTR-GCN-style augmentation). Backbone training, feature extraction,
+evaluation, ``star predict`` and the app all come through these two functions with the checkpoint's spec.
 
 A body that is absent in a frame is stored as zeros; transforms keep absent bodies at zero.
 """
@@ -14,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from star.skeleton.canonical import Canonical
 from star.skeleton.clip import NUM_JOINTS, Clip
 from star.skeleton.topology import SPINE_MID
 
@@ -115,25 +119,38 @@ def _to_ctvm(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frames.transpose(3, 1, 2, 0), dtype=np.float32)
 
 
-def to_model_input(clip_or_frames: Clip | np.ndarray, num_frames: int = 64) -> np.ndarray:
+def canonical_frames(clip_or_frames: Clip | np.ndarray, canonical: Canonical | None = None) -> np.ndarray:
+    """Frames (M, T, 25, 3) after the canonical-skeleton spec (unchanged for None / ``LEGACY``)."""
+    frames = _frames(clip_or_frames)
+    if canonical is None or canonical.is_legacy:
+        return frames
+    return canonical.apply(frames)
+
+
+def to_model_input(clip_or_frames: Clip | np.ndarray, num_frames: int = 64,
+                   canonical: Canonical | None = None) -> np.ndarray:
     """The deterministic preprocessing for evaluation and inference: (3, num_frames, 25, 2) float32.
 
-    Centre on the first frame's spine-mid, resize to num_frames, pad to two bodies, reorder to (C, T, V, M).
+    The canonical spec (if any), then centre on the first frame's spine-mid, resize to num_frames, pad to two
+    bodies, reorder to (C, T, V, M).
     """
-    frames = center_on_spine_mid(_frames(clip_or_frames))
+    frames = center_on_spine_mid(canonical_frames(clip_or_frames, canonical))
     return _to_ctvm(pad_bodies(resize_frames(frames, num_frames)))
 
 
-def to_model_input_batch(clips: Sequence[Clip | np.ndarray], num_frames: int = 64) -> np.ndarray:
+def to_model_input_batch(clips: Sequence[Clip | np.ndarray], num_frames: int = 64,
+                         canonical: Canonical | None = None) -> np.ndarray:
     """``to_model_input`` for a list of clips or frame arrays: (N, 3, num_frames, 25, 2) float32."""
     if len(clips) == 0:
         return np.zeros((0, 3, num_frames, NUM_JOINTS, MODEL_BODIES), dtype=np.float32)
-    return np.stack([to_model_input(c, num_frames) for c in clips])
+    return np.stack([to_model_input(c, num_frames, canonical) for c in clips])
 
 
 def augment(clip_or_frames: Clip | np.ndarray, rng: np.random.Generator, num_frames: int = 64,
-            min_ratio: float = 0.5, max_angle: float = 0.3) -> np.ndarray:
-    """Training-time preprocessing: random crop-resize and rotation, then centre and pad: (3, num_frames, 25, 2)."""
-    frames = random_crop_resize(_frames(clip_or_frames), num_frames, rng, min_ratio)
+            min_ratio: float = 0.5, max_angle: float = 0.3, canonical: Canonical | None = None) -> np.ndarray:
+    """Training-time preprocessing: the canonical spec (if any), random crop-resize and rotation, then centre
+    and pad: (3, num_frames, 25, 2). (Frames already passed through ``canonical_frames`` may be given with
+    ``canonical=None``: the spec is deterministic, so applying it once up front is the same.)"""
+    frames = random_crop_resize(canonical_frames(clip_or_frames, canonical), num_frames, rng, min_ratio)
     frames = random_rotation(frames, rng, max_angle)
     return _to_ctvm(pad_bodies(center_on_spine_mid(frames)))
