@@ -14,6 +14,20 @@ def shared_data_dir() -> Path:
     return data_dir()
 
 
+def shared_video(name: str, need_models: bool = True) -> Path:
+    """A shared test video (``$STAR_DATA_DIR/video/<name>``); skips with the reason when it, or (with
+    ``need_models``) the BlazePose models, are missing."""
+    path = shared_data_dir() / "video" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
+    if need_models:
+        from star.video import models
+
+        if not models.models_ready():
+            pytest.skip(f"BlazePose models not set up in {models.models_dir()}: run `{models.FIX_COMMAND}`")
+    return path
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -22,21 +22,14 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `ui` sits next to app.py (Streamlit puts that folder on sys.path)
 
-from conftest import shared_data_dir  # noqa: E402
+from conftest import shared_video  # noqa: E402
 from star.checkpoint import list_checkpoints  # noqa: E402
 from star.video import models  # noqa: E402
 from ui import checkpoints, loaders  # noqa: E402
 
 TIMEOUT = 240
-VIDEO_DIR = shared_data_dir() / "video"
-TWO_PEOPLE = VIDEO_DIR / "two_people.mp4"
-FACE = VIDEO_DIR / "face_closeup.avi"
 
 
-def _require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +93,7 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
 
     progress: list[tuple[int, int]] = []
     monkeypatch.setattr(ui.video, "extract_upload", counting)
-    at = _upload(app, _require(TWO_PEOPLE))
+    at = _upload(app, shared_video("two_people.mp4", need_models=False))
     assert not at.error, [e.value for e in at.error]
     assert calls == ["two_people.mp4"] and progress[-1] == (72, 72)  # the bar's callback saw every frame
     assert any(c.value.startswith("**two_people.mp4**: 2 bodies, 72 frames") for c in at.caption)
@@ -117,7 +110,7 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
 
 
 def test_video_without_a_full_body_shows_the_readers_error(app):
-    at = _upload(app, _require(FACE))
+    at = _upload(app, shared_video("face_closeup.avi", need_models=False))
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("Could not read the file: face_closeup.avi: expected a video")
     assert "no full body" in errors[0] and "star-video-" not in errors[0]  # names the upload, not the temp file
@@ -133,7 +126,7 @@ def test_not_a_video_and_a_cut_video_show_the_readers_error(app):
     errors = [e.value for e in at.error]
     assert len(errors) == 1
     assert errors[0].startswith("Could not read the file: notes.mp4, byte 0: expected a video container")
-    cut = _require(TWO_PEOPLE).read_bytes()
+    cut = shared_video("two_people.mp4", need_models=False).read_bytes()
     at.file_uploader(key="predict_upload").set_value(("cut.mp4", cut[: len(cut) // 3], "video/mp4")).run()
     assert not at.exception
     errors = [e.value for e in at.error]

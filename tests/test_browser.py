@@ -28,6 +28,7 @@ from star.zsl import gzsl_metrics
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `ui` sits next to app.py (Streamlit puts that folder on sys.path)
+from conftest import shared_video  # noqa: E402
 from ui import checkpoints, model_view  # noqa: E402
 
 SHOTS = REPO / "docs" / "screenshots"
@@ -173,22 +174,11 @@ def _type_path(page, text: str) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
     if text:
         sidebar.locator('[data-testid="stAlertContentError"]').filter(has_text=checkpoints.REFUSED).wait_for()
+        # the sidebar is drawn before the page body: wait for the body's refusal too (slow under load)
+        page.locator('[data-testid="stMain"]').get_by_text("No checkpoint loaded", exact=False).wait_for()
     else:
         sidebar.locator('[data-testid="stSlider"]').wait_for()
     _settle(page)
-
-
-def _shared_video(name: str) -> Path:
-    """A shared test video; skips (with the reason) when it or the pose models are missing."""
-    from star.video import models
-    from conftest import shared_data_dir
-
-    path = shared_data_dir() / "video" / name
-    if not path.exists():
-        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
-    if not models.models_ready():
-        pytest.skip(f"BlazePose models not set up in {models.models_dir()}: run `{models.FIX_COMMAND}`")
-    return path
 
 
 def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
@@ -303,7 +293,7 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
 def test_predict_page_video_upload(page, server):
     """A video on the Predict page (a fresh session): its pose is extracted (progress bar), then the video plays
     beside the 3D skeleton, the landmarks are drawn on four frames and the predictions follow."""
-    video = _shared_video("two_people.mp4")
+    video = shared_video("two_people.mp4")
     page.goto(f"{server}/predict")
     page.get_by_role("heading", name="Predict", exact=True).wait_for()
     _settle(page)

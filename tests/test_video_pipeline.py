@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,37 +15,28 @@ import pytest
 pytest.importorskip("cv2", reason="opencv-python-headless is needed for video input (requirements.txt)")
 pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is needed for video input (requirements.txt)")
 
-from conftest import shared_data_dir  # noqa: E402
+from conftest import shared_video  # noqa: E402
 from star.skeleton import SkeletonFormatError, load_clip  # noqa: E402
 from star.skeleton.io import read_ntu_skeleton  # noqa: E402
 from star.video import models  # noqa: E402
 from star.video.decode import NoPersonError, VideoError, VideoLimits, probe_video  # noqa: E402
 from star.video.pipeline import extract_pose, video_to_clip  # noqa: E402
 
-VIDEO_DIR = shared_data_dir() / "video"
-TWO_PEOPLE = VIDEO_DIR / "two_people.mp4"
-FACE = VIDEO_DIR / "face_closeup.avi"
 
 
-def _require(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} not found: the shared test videos live in $STAR_DATA_DIR/video (../shared/data/video)")
-    if not models.models_ready():
-        pytest.skip(f"BlazePose models not set up in {models.models_dir()}: run `{models.FIX_COMMAND}`")
-    return path
 
 
 @pytest.fixture(scope="session")
 def two_people_pose():
     calls = []
-    pose = extract_pose(_require(TWO_PEOPLE), on_progress=lambda done, total: calls.append((done, total)))
+    pose = extract_pose(shared_video("two_people.mp4"), on_progress=lambda done, total: calls.append((done, total)))
     return pose, calls
 
 
 @pytest.fixture(scope="session")
 def face_error():
     with pytest.raises(NoPersonError) as info:
-        video_to_clip(_require(FACE))
+        video_to_clip(shared_video("face_closeup.avi"))
     return info.value
 
 
@@ -120,7 +110,7 @@ def test_load_clip_reads_a_video(two_people_pose, monkeypatch):
 
     pose, _ = two_people_pose
     monkeypatch.setattr(pipeline, "extract_pose", lambda *a, **k: pose)  # same pipeline; no second run
-    clip = load_clip(str(TWO_PEOPLE))
+    clip = load_clip(str(shared_video("two_people.mp4")))
     assert clip.num_bodies == 2 and clip.meta["reader"] == "video" and clip.source == "two_people.mp4"
 
 
@@ -131,7 +121,7 @@ def test_pose_command_writes_ntu_and_json(two_people_pose, monkeypatch, tmp_path
     pose, _ = two_people_pose
     monkeypatch.setattr(pipeline, "extract_pose", lambda *a, **k: pose)
     out, js = tmp_path / "x.skeleton", tmp_path / "x.json"
-    assert main(["pose", str(TWO_PEOPLE), "-o", str(out), "--json", str(js), "--quiet"]) == 0
+    assert main(["pose", str(shared_video("two_people.mp4")), "-o", str(out), "--json", str(js), "--quiet"]) == 0
     back = read_ntu_skeleton(out, denoise=False)  # keep the slot order (denoising sorts by motion)
     assert back.frames.shape == (2, 72, 25, 3)
     np.testing.assert_allclose(back.frames, pose.joints, atol=1e-6)
@@ -158,18 +148,18 @@ def test_zero_frames_and_corrupt_streams(tmp_path):
     writer.release()
     with pytest.raises(VideoError, match="at least one decodable video frame, found 0 frames"):
         video_to_clip(tmp_path / "empty.avi")
-    src = _require(FACE).read_bytes()
+    src = shared_video("face_closeup.avi").read_bytes()
     (tmp_path / "cut.avi").write_bytes(src[: len(src) // 2])
     with pytest.raises(VideoError, match="164 frames, as the header declares.*corrupt or truncated"):
         video_to_clip(tmp_path / "cut.avi")
-    mp4 = _require(TWO_PEOPLE).read_bytes()
+    mp4 = shared_video("two_people.mp4").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(mp4[: len(mp4) // 3])  # index (moov) is at the end: lost
     with pytest.raises(VideoError, match="no readable video stream"):
         load_clip(tmp_path / "cut.mp4")
 
 
 def test_limits_on_duration_size_and_missing(tmp_path):
-    path = _require(TWO_PEOPLE)
+    path = shared_video("two_people.mp4")
     with pytest.raises(VideoError, match=r"at most 1 s, found 2\.6 s \(72 frames"):
         probe_video(path, VideoLimits(max_seconds=1))
     with pytest.raises(VideoError, match="at most 1,000 bytes"):
@@ -181,7 +171,7 @@ def test_limits_on_duration_size_and_missing(tmp_path):
 
 
 def test_missing_models_name_the_fix(tmp_path, monkeypatch):
-    face = _require(FACE)
+    face = shared_video("face_closeup.avi")
     monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(models.PoseModelsMissing, match="missing.*make pose-models"):
         models.model_path("detector")

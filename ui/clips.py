@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,23 +71,32 @@ def load_sample(sample: Sample) -> Clip:
     return ClipBank.load(sample.path).clip(sample.index)
 
 
-def clip_from_upload(name: str, data: bytes) -> Clip:
-    """Read an uploaded file: written to a temporary folder under its own name (the reader dispatches on the
-    suffix), read with ``load_clip`` (never unpickles), then deleted. Errors name the uploaded file."""
-    from star.skeleton import load_clip
-
+@contextmanager
+def upload_on_disk(name: str, data: bytes, suffixes: tuple[str, ...], error=SkeletonFormatError):
+    """The uploaded bytes as a file in a temporary folder, under the upload's own name (readers dispatch on the
+    suffix); the folder is removed afterwards. A reader error raised inside names the upload, never the temporary
+    path. A name not ending in one of ``suffixes`` raises ``error`` first."""
     base = Path(name).name or "upload"
-    if Path(base).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise SkeletonFormatError(base, None, f"a file ending in {', '.join(UPLOAD_SUFFIXES)}",
-                                  f"'{Path(base).suffix or 'no suffix'}'")
+    if Path(base).suffix.lower() not in suffixes:
+        raise error(base, None, f"a file ending in {', '.join(suffixes)}", f"'{Path(base).suffix or 'no suffix'}'")
     with tempfile.TemporaryDirectory(prefix="star-upload-") as tmp:
         path = Path(tmp) / base
         path.write_bytes(data)
         try:
-            clip = load_clip(path)
+            yield path
         except SkeletonFormatError as exc:
-            raise SkeletonFormatError(base, exc.where, exc.expected, exc.found) from None
-    clip.source = base
+            def clean(text):
+                return None if text is None else str(text).replace(str(path), base).replace(tmp, "")
+            raise type(exc)(base, clean(exc.where), clean(exc.expected), clean(exc.found)) from None
+
+
+def clip_from_upload(name: str, data: bytes) -> Clip:
+    """Read an uploaded skeleton file with ``load_clip`` (never unpickles). Errors name the uploaded file."""
+    from star.skeleton import load_clip
+
+    with upload_on_disk(name, data, UPLOAD_SUFFIXES) as path:
+        clip = load_clip(path)
+    clip.source = path.name
     return clip
 
 

@@ -10,7 +10,6 @@ result or the error message, so a bad video is not processed again on every reru
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ import numpy as np
 
 from star.skeleton.clip import Clip, SkeletonFormatError
 from star.video import VIDEO_SUFFIXES, is_video_path
+from ui.clips import upload_on_disk
 
 OVERLAY_COUNT = 4
 MIME = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
@@ -93,20 +93,10 @@ def extract_upload(name: str, data: bytes, on_progress: Callable[[int, int], Non
     """
     from star.video import VideoError, VideoLimits, extract_pose, overlay_frames
 
-    base = Path(name).name or "upload.mp4"
-    if not is_video_path(base):
-        raise VideoError(base, None, f"a video file ending in {', '.join(VIDEO_SUFFIXES)}",
-                         f"'{Path(base).suffix or 'no suffix'}'")
-    with tempfile.TemporaryDirectory(prefix="star-video-") as tmp:
-        path = Path(tmp) / base
-        path.write_bytes(data)
-        try:
-            pose = extract_pose(path, on_progress=on_progress, limits=limits or VideoLimits())
-            overlays = overlay_frames(pose, count=OVERLAY_COUNT)  # reads the file: before it is removed
-        except SkeletonFormatError as exc:
-            def clean(text):
-                return None if text is None else str(text).replace(str(path), base).replace(tmp, "")
-            raise type(exc)(base, clean(exc.where), clean(exc.expected), clean(exc.found)) from None
+    with upload_on_disk(name or "upload.mp4", data, VIDEO_SUFFIXES, error=VideoError) as path:
+        pose = extract_pose(path, on_progress=on_progress, limits=limits or VideoLimits())
+        overlays = overlay_frames(pose, count=OVERLAY_COUNT)  # reads the file: before it is removed
+    base = path.name
     clip = pose.to_clip()
     clip.source = base
     return VideoResult(clip, overlays)
