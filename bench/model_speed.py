@@ -45,10 +45,11 @@ def machine() -> str:
     """CPU model (from /proc/cpuinfo where available), logical cores and torch version."""
     cpu = platform.processor() or platform.machine()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
@@ -121,9 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         x = torch.randn(b, 3, args.frames, 25, m, device=device)
         with torch.no_grad():
             feat = backbone.features(x)
-            t_backbone = median_seconds(lambda: backbone.features(x), args.repeats)
-            t_head = median_seconds(lambda: head(feat), args.repeats)
-            t_both = median_seconds(lambda: head(backbone.features(x)), args.repeats)
+            t_backbone = median_seconds(lambda x=x: backbone.features(x), args.repeats)
+            t_head = median_seconds(lambda feat=feat: head(feat), args.repeats)
+            t_both = median_seconds(lambda x=x: head(backbone.features(x)), args.repeats)
         print(f"{b:>5} | {1000 * t_backbone / b:>16.2f} | {1000 * t_head / b:>12.2f} | {1000 * t_both / b:>12.2f}")
 
     if args.train_batch:

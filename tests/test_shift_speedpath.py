@@ -28,6 +28,16 @@ from star.models.shift_ops import (
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "star-pool42-32-10" / "model.safetensors"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one thread is as fast, and on a busy shared machine far faster (no waiting for a
+    descheduled second OpenMP thread at every op)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # ---------------------------------------------------------------- the original ops, verbatim
 
 def reference_shift_joints(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -100,7 +110,7 @@ def test_temporal_conv_matches_loop_and_reference_float64(stride, t, channels_la
         torch.testing.assert_close(fn(x, offset, stride), expected, rtol=0, atol=1e-12)
     for fn in (temporal_shift_conv, temporal_shift_gather,
                lambda x, o, s=stride: temporal_shift(x, o, s, max_reach=100)):
-        got = grads(lambda x, o: fn(x, o, stride), x, offset)
+        got = grads(lambda x, o, fn=fn: fn(x, o, stride), x, offset)
         ref = grads(lambda x, o: reference_temporal_shift(x, o, stride), x, offset)
         for a, b in zip(got, ref):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
@@ -285,3 +295,20 @@ def test_shipped_checkpoint_features_equal_original():
         a, b = old.features(x), new.features(x)
     scale = float(a.abs().max())
     torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_fast_path_follows_a_reloaded_joint_shift_index():
+    """The inverse permutations are cached; loading other (permutation) index buffers must refresh them."""
+    old, new = model_pair(1, torch.float64, seed=5)
+    x = torch.randn(2, 3, 8, 25, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    y = torch.tensor([0, 1])
+    loss_and_grads(new, x, y)  # fills the cache
+    sd = old.state_dict()
+    perm = torch.randperm(25 * 64, generator=torch.Generator().manual_seed(0))
+    sd["l2.gcn1.shift_in"] = sd["l2.gcn1.shift_in"][perm].clone()
+    old.load_state_dict(sd)
+    new.load_state_dict(sd)
+    logits_old, g_old = loss_and_grads(old, x, y)
+    logits_new, g_new = loss_and_grads(new, x, y)
+    torch.testing.assert_close(logits_new, logits_old, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(g_new["l1.gcn1.Linear_weight"], g_old["l1.gcn1.Linear_weight"], rtol=1e-9, atol=1e-12)

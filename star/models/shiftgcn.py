@@ -21,6 +21,10 @@ Parameter and buffer names follow the released Shift-GCN layout, so its weights 
 * A frozen model (:func:`freeze`) stays in eval mode even if ``.train()`` is called on it or on a
   parent module, so its BatchNorm statistics never drift.
 * Odd frame counts work: a stride-2 unit outputs ``ceil(T / 2)`` frames.
+* Speed (``ShiftGCN(fast=True)``, the default; :meth:`ShiftGCN.set_fast`): activations stay in
+  channels-last memory, temporal shifts run as depthwise convolutions, joint shifts backpropagate as
+  inverse-permutation gathers. Same function and state dict as ``fast=False`` (the original
+  formulation), tested equal in ``tests/test_shift_speedpath.py``; about 2x per training step on CPU.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from star.models.shift_ops import inverse_permutation, shift_joints, spatial_shift_index, temporal_shift
+from star.models.shift_ops import (
+    inverse_permutation,
+    shift_joints,
+    spatial_shift_index,
+    temporal_shift,
+)
 
 CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
@@ -110,14 +119,25 @@ class ShiftGCNLayer(nn.Module):
         self.register_buffer("shift_in", spatial_shift_index(num_point, in_channels, +1))
         self.register_buffer("shift_out", spatial_shift_index(num_point, out_channels, -1))
         self.fast = True  # set by ShiftGCN.set_fast
+        self._inverses: dict[str, tuple] = {}
+
+    def _inverse(self, name: str) -> Tensor | None:
+        """Inverse of the index buffer ``name`` (None if not a permutation), recomputed when it changes."""
+        index = getattr(self, name)
+        key = (index.data_ptr(), index._version, index.device, index.numel())
+        cached = self._inverses.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, inverse_permutation(index))
+            self._inverses[name] = cached
+        return cached[1]
 
     def forward(self, x0: Tensor) -> Tensor:
         n, c, t, v = x0.shape
         # Fast path: on channels-last input the permute is a view (no copy), and the joint shifts
         # backpropagate as gathers with the inverse permutation.
         eager_fast = self.fast and not torch.compiler.is_compiling()
-        inv_in = inverse_permutation(self.shift_in) if eager_fast else None
-        inv_out = inverse_permutation(self.shift_out) if eager_fast else None
+        inv_in = self._inverse("shift_in") if eager_fast else None
+        inv_out = self._inverse("shift_out") if eager_fast else None
         x = x0.permute(0, 2, 3, 1).reshape(n * t, v, c)  # (N*T, V, C_in)
         x = shift_joints(x, self.shift_in, inv_in) * (torch.tanh(self.Feature_Mask) + 1)
         if self.fast:  # bias added inside the matrix product (one pass less)
