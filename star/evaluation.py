@@ -2,7 +2,7 @@
 (the paper's protocol, reported separately because it peeks at test labels), and AUSUC.
 
 ``evaluate_checkpoint`` recomputes everything from the benchmark's test clips through the checkpoint's
-frozen backbone and head (deterministic preprocessing), so a fresh clone can check a shipped checkpoint.
+frozen backbone and head (deterministic preprocessing with the checkpoint's canonical spec), so a fresh clone can check a shipped checkpoint.
 ``build_bundle`` makes the evaluation bundle the app reads (model outputs only, never input clips).
 """
 
@@ -20,7 +20,6 @@ from star.checkpoint import load_checkpoint
 from star.config import RunConfig, load_benchmark_splits
 from star.pipeline import StarPipeline, run_head
 from star.skeleton.topology import partition
-from star.skeleton.transforms import to_model_input_batch
 from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
 
 ATTENTION_CLIPS = 24  # test clips whose attention maps go into the bundle
@@ -98,7 +97,7 @@ def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: b
         glob, labels = [], np.asarray(test.label)
         for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
             frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
-            feats = pipe.backbone_features(to_model_input_batch(frames, meta["num_frames"]))
+            feats = pipe.backbone_features(pipe.model_inputs(frames))
             glob.append(pipe.head_outputs(feats).global_features)
         scores = pipe.scores(np.concatenate(glob)).astype(np.float32)  # as stored in bundles
     return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)

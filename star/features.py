@@ -12,6 +12,13 @@ Layout of ``<run_dir>/``::
     features/<split>_source.npy sample ids
     features/info.json          rows per split, augmented copies, seed, wall time
     head_<name>_log.jsonl       one line per head epoch (validation and final runs)
+    validation/                 only with ``validation.backbone: pseudo-seen``: the same layout (backbone
+                                trained on the pseudo-unseen fold's training clips only, features/train_*)
+                                for the validation run
+
+Every stage applies the run's canonical-skeleton spec (``cfg.preprocess``) through ``to_model_input`` /
+``augment``; the backbone state and ``features/info.json`` record it (``preprocess``, absent = legacy) and a
+mismatch between the config, the backbone and the cached features is an error.
 
 The backbone runs in eval mode with gradients off (its BatchNorm statistics stay frozen; the authors' code
 leaves it in train mode). Test clips and clean training clips go through the one deterministic
@@ -31,13 +38,44 @@ from tqdm import tqdm
 
 from star.config import RunConfig, load_benchmark_splits
 from star.models import ShiftGCN, load_backbone
-from star.skeleton.transforms import augment, to_model_input
+from star.skeleton.canonical import Canonical
+from star.skeleton.transforms import augment, canonical_frames, to_model_input
 
 BACKBONE_FILE = "backbone.safetensors"
 BACKBONE_STATE_FILE = "backbone_state.json"
 FEATURE_DIR = "features"
 FEATURE_INFO_FILE = f"{FEATURE_DIR}/info.json"
 FEATURE_KEYS = ("x", "y", "clip", "copy", "source")
+VALIDATION_DIR = "validation"
+
+
+def validation_fold(cfg: RunConfig, bench, train_bank) -> dict:
+    """The run's pseudo-unseen fold (``Benchmark.pseudo_unseen_fold`` with the ``validation`` section)."""
+    v = cfg.validation
+    return bench.pseudo_unseen_fold(train_bank, seed=cfg.seed, fraction=v.pseudo_unseen_fraction,
+                                    val_fraction=v.val_fraction, protocol=v.protocol)
+
+
+def validation_run_dir(cfg: RunConfig) -> Path:
+    """Where the validation run's backbone and features live: the run directory itself (``shared``) or its
+    ``validation/`` folder (``pseudo-seen``)."""
+    return cfg.run_path / VALIDATION_DIR if cfg.validation.backbone == "pseudo-seen" else cfg.run_path
+
+
+def recorded_preprocess(path: str | Path) -> Canonical:
+    """The canonical spec a backbone state / features info JSON records (absent key or file = LEGACY)."""
+    path = Path(path)
+    if not path.exists():
+        return Canonical.from_dict(None)
+    return Canonical.from_dict(json.loads(path.read_text()).get("preprocess"))
+
+
+def check_preprocess(cfg: RunConfig, path: str | Path, what: str) -> None:
+    """ValueError unless ``path`` (a backbone state or features info) records the config's ``preprocess``."""
+    found = recorded_preprocess(path)
+    if Path(path).exists() and found != cfg.canonical:
+        raise ValueError(f"{path}: the {what} was made with preprocess '{found.to_spec()}', but the config says "
+                         f"'{cfg.canonical.to_spec()}'; rerun that stage or fix preprocess")
 
 
 @torch.no_grad()
@@ -52,18 +90,21 @@ def backbone_features(model: ShiftGCN, inputs: np.ndarray, device: str = "cpu") 
 
 
 def _write_split(out: Path, split: str, model, items, cfg: RunConfig, batch_size: int = 32) -> int:
-    """items: list of (frames, label, clip_index, copy, source). Writes the split's arrays atomically."""
+    """items: list of (frames, label, clip_index, copy, source), frames already through the run's canonical
+    spec (``canonical_frames``: deterministic, so applied once per clip, not once per copy). Writes the
+    split's arrays atomically."""
     if not items:
         raise ValueError(f"no clips for split '{split}'")
     rng = np.random.default_rng(cfg.seed + 12345)
-    first = backbone_features(model, to_model_input(items[0][0], cfg.num_frames)[None], cfg.device)
+    canon = None  # already applied
+    first = backbone_features(model, to_model_input(items[0][0], cfg.num_frames, canon)[None], cfg.device)
     dtype = np.dtype(cfg.features.dtype)
     tmp_x = out / f"{split}_x.tmp.npy"
     xs = np.lib.format.open_memmap(tmp_x, mode="w+", dtype=dtype, shape=(len(items),) + first.shape[1:])
     for start in tqdm(range(0, len(items), batch_size), desc=f"extract {split}", leave=False):
         chunk = items[start:start + batch_size]
-        inputs = np.stack([augment(f, rng, cfg.num_frames) if copy else to_model_input(f, cfg.num_frames)
-                           for f, _, _, copy, _ in chunk])
+        inputs = np.stack([augment(f, rng, cfg.num_frames, canonical=canon) if copy
+                           else to_model_input(f, cfg.num_frames, canon) for f, _, _, copy, _ in chunk])
         xs[start:start + len(chunk)] = backbone_features(model, inputs, cfg.device).astype(dtype)
     xs.flush()
     del xs
@@ -76,28 +117,47 @@ def _write_split(out: Path, split: str, model, items, cfg: RunConfig, batch_size
 
 
 def extract_features(cfg: RunConfig) -> Path:
-    """Run the run directory's frozen backbone over the benchmark's clips; returns the features folder."""
-    start = time.perf_counter()
-    rd = cfg.run_path
+    """Run the run directory's frozen backbone over the benchmark's clips; returns the features folder.
+
+    With ``validation.backbone: pseudo-seen`` the validation backbone (``<run_dir>/validation``) also runs
+    over the seen training clips (with the same augmented copies), for the validation run."""
     bench, splits = load_benchmark_splits(cfg)
-    model = load_backbone(rd / BACKBONE_FILE, len(bench.seen_classes), cfg.backbone.num_person, cfg.device)
+    out = _extract(cfg, cfg.run_path, bench.seen_classes, len(bench.seen_classes), splits, with_test=True)
+    if cfg.validation.backbone == "pseudo-seen":
+        fold = validation_fold(cfg, bench, splits["train"])
+        _extract(cfg, validation_run_dir(cfg), bench.seen_classes, len(fold["seen_classes"]), splits, with_test=False)
+    return out
+
+
+def _extract(cfg: RunConfig, rd: Path, seen_classes: list[int], num_classes: int, splits: dict,
+             with_test: bool) -> Path:
+    """Features of the seen training clips (+ copies) and, ``with_test``, of the test clips, through the
+    backbone in ``rd`` (``num_classes`` outputs), into ``rd/features``."""
+    start = time.perf_counter()
+    check_preprocess(cfg, rd / BACKBONE_STATE_FILE, "backbone")
+    model = load_backbone(rd / BACKBONE_FILE, num_classes, cfg.backbone.num_person, cfg.device)
     out = rd / FEATURE_DIR
     out.mkdir(parents=True, exist_ok=True)
-    seen = set(bench.seen_classes)
+    canon = cfg.canonical
+    seen = set(seen_classes)
     train_items = []
     copies = int(cfg.features.augmented_copies)
     train = splits["train"]
     for i in range(len(train)):
         clip = train.clip(i)
         if clip.label in seen:  # unseen-class training clips are never touched
+            frames = canonical_frames(clip.frames, canon)
             for copy in range(copies + 1):
-                train_items.append((clip.frames, clip.label, i, copy, clip.source))
-    test = splits["test"]
-    test_items = [(c.frames, c.label, i, 0, c.source) for i, c in ((i, test.clip(i)) for i in range(len(test)))]
-    counts = {"train": _write_split(out, "train", model, train_items, cfg),
-              "test": _write_split(out, "test", model, test_items, cfg)}
+                train_items.append((frames, clip.label, i, copy, clip.source))
+    counts = {"train": _write_split(out, "train", model, train_items, cfg)}
+    if with_test:
+        test = splits["test"]
+        test_items = [(canonical_frames(c.frames, canon), c.label, i, 0, c.source)
+                      for i, c in ((i, test.clip(i)) for i in range(len(test)))]
+        counts["test"] = _write_split(out, "test", model, test_items, cfg)
     (rd / FEATURE_INFO_FILE).write_text(json.dumps({"benchmark": cfg.benchmark, "rows": counts,
                                                     "augmented_copies": copies, "seed": cfg.seed,
+                                                    "preprocess": cfg.canonical.to_dict(),
                                                     "wall_time_s": round(time.perf_counter() - start, 1)}, indent=2))
     return out
 

@@ -1,6 +1,7 @@
 """Zero-shot prediction for clips: the library behind ``star predict`` and the app's Predict page.
 
-``Predictor`` wraps a ``StarPipeline``. For each clip it returns a ``Prediction``: ZSL top-k over the unseen
+``Predictor`` wraps a ``StarPipeline`` (which preprocesses clips with the checkpoint's canonical-skeleton spec,
+sidecar key ``preprocess``; absent = legacy). For each clip it returns a ``Prediction``: ZSL top-k over the unseen
 classes, GZSL top-k over all classes after calibrated stacking at gamma, per-part evidence (how strongly each
 part feature matches each class's projected part description) and the attention maps. ``rank_names`` ranks
 a clip against any candidate names (open vocabulary), embedding them with the checkpoint's own text encoder.

@@ -1,7 +1,8 @@
 """A trained STAR model as one object: frozen backbone + head + the class text it was trained with.
 
 ``StarPipeline`` is what evaluation, ``star predict`` and the app use, so every consumer computes scores the
-same way: clip -> ``to_model_input`` -> ``ShiftGCN.features`` -> head -> global feature -> cosine against the
+same way: clip -> ``to_model_input`` (with the checkpoint's canonical-skeleton spec, sidecar key ``preprocess``;
+absent = ``LEGACY``, as every checkpoint before it was trained) -> ``ShiftGCN.features`` -> head -> global feature -> cosine against the
 projected class-name embeddings -> calibrated stacking (``star.zsl``).
 """
 
@@ -16,6 +17,7 @@ import torch
 from star.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from star.features import backbone_features
 from star.models import ShiftGCN, build_head, freeze
+from star.skeleton.canonical import Canonical
 from star.skeleton.clip import Clip
 from star.skeleton.transforms import to_model_input_batch
 from star.zsl import cosine_scores
@@ -54,6 +56,10 @@ class StarPipeline:
         self.ckpt = ckpt
         self.meta = ckpt.meta
         self.device = device
+        try:
+            self.canonical = Canonical.from_dict(self.meta.get("preprocess"))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{ckpt.path}: bad 'preprocess' in the sidecar ({exc})") from exc
         bcfg = self.meta["backbone_config"]
         self.backbone = ShiftGCN(num_classes=bcfg["num_classes"], num_person=bcfg["num_person"])
         try:
@@ -103,8 +109,14 @@ class StarPipeline:
         """Head outputs for backbone features (N, 256, T', 25) given as numpy or torch."""
         return run_head(self.head, features, batch_size, with_attention)
 
+    def model_inputs(self, clips_or_frames: list) -> np.ndarray:
+        """Clips (or frame arrays) -> (N, 3, T, 25, 2) model inputs, exactly as this checkpoint was trained:
+        its canonical spec, then ``to_model_input``."""
+        frames = [c.frames if isinstance(c, Clip) else c for c in clips_or_frames]
+        return to_model_input_batch(frames, self.meta["num_frames"], self.canonical)
+
     def clips_outputs(self, clips: list[Clip], with_attention: bool = True) -> HeadOutputs:
-        inputs = to_model_input_batch([c.frames for c in clips], self.meta["num_frames"])
+        inputs = self.model_inputs(clips)
         return self.head_outputs(self.backbone_features(inputs), with_attention=with_attention)
 
     def scores(self, global_features: np.ndarray, name_proj: np.ndarray | None = None) -> np.ndarray:

@@ -210,3 +210,85 @@ def test_protocol_needing_missing_key_says_so():
         sample_roles(bank, "ntu120-xset")
     with pytest.raises(ValueError, match="split_xsub"):
         sample_roles(bank, "pku-xsub")
+
+
+# ---------------------------------------------------------------------- protocol validation fold (issue 11)
+def _synthetic_pool():
+    """6 classes over 3 sources: nwucla {0, 1} (views 1, 2 train, 3 test), msr3d {2, 3} (odd subjects train),
+    gtu3d {4, 5} (every third clip test); class 5 is the benchmark's unseen class."""
+    from star.data.benchmarks import Benchmark, Component
+
+    rows = []  # (sample id, label, subject, view, role)
+    for c in (0, 1):
+        for v in (1, 2, 3):
+            for r in range(2):
+                rows.append((f"nwucla/a{c}_v{v}_e{r}", c, 1, v, TEST if v == 3 else TRAIN))
+    for c in (2, 3):
+        for s in (1, 2, 3, 4):
+            rows.append((f"msr3d/a{c}_s{s}", c, s, -1, TEST if s % 2 == 0 else TRAIN))
+    for c, n in ((4, 6), (5, 3)):
+        for i in range(n):
+            rows.append((f"gtu3d/c{c}_{i}", c, -1, -1, TEST if i % 3 == 2 else TRAIN))
+    n = len(rows)
+    bank = ClipBank(np.ones((2 * n, 25, 3), np.float32), np.arange(0, 2 * n + 1, 2), [r[1] for r in rows],
+                    [f"class{c}" for c in range(6)], subject=[r[2] for r in rows], view=[r[3] for r in rows],
+                    sample_id=[r[0] for r in rows], extras={"role": np.array([r[4] for r in rows])})
+    comps = (Component("a.npz", "nwucla-xview", "nwucla"), Component("b.npz", "msr-xsub", "msr3d"),
+             Component("c.npz", "gtu-thirds", "gtu3d"))
+    return Benchmark("syn", tuple(f"class{c}" for c in range(6)), (5,), "pool42", comps), bank
+
+
+def test_protocol_fold_exact_on_a_synthetic_pool():
+    b, bank = _synthetic_pool()
+    fold = b.pseudo_unseen_fold(bank, seed=0, fraction=0.5, val_fraction=0.5, protocol="protocol")
+    # one pseudo-unseen class per source with >= 2 seen classes (gtu3d has one seen class: none held out)
+    assert fold["seen_classes"] == [0, 2, 4] and fold["unseen_classes"] == [1, 3]
+    assert fold["held_out"] == {"nwucla": {"rule": "view", "groups": [2]}, "msr3d": {"rule": "subject", "groups": [1]},
+                                "gtu3d": {"rule": "every third clip per class", "groups": []}}
+    assert fold["train"].sample_id.tolist() == ["nwucla/a0_v1_e0", "nwucla/a0_v1_e1", "msr3d/a2_s3",
+                                                "gtu3d/c4_0", "gtu3d/c4_1", "gtu3d/c4_4"]
+    # held-out view 2 / subject 1 / the third training clip of class 4 (c4_3: c4_2 and c4_5 are test clips)
+    assert fold["val_seen"].sample_id.tolist() == ["nwucla/a0_v2_e0", "nwucla/a0_v2_e1", "msr3d/a2_s1", "gtu3d/c4_3"]
+    assert fold["val_unseen"].sample_id.tolist() == ["nwucla/a1_v2_e0", "nwucla/a1_v2_e1", "msr3d/a3_s1"]
+    # nothing of the test protocol, of the true unseen class, or of a pseudo-unseen class in train
+    test_ids = set(bank.sample_id[bank.extras["role"] == TEST])
+    for key in ("train", "val_seen", "val_unseen"):
+        assert not set(fold[key].sample_id) & test_ids
+        assert 5 not in fold[key].label
+    assert not np.isin(fold["train"].label, fold["unseen_classes"]).any()
+    assert not set(fold["train"].sample_id) & set(fold["val_seen"].sample_id)
+    # a held-out view / subject is held out whole: no training clip from it
+    assert not any("_v2_" in s or s.endswith("_s1") for s in fold["train"].sample_id)
+    # seeded: the same seed gives the same fold, another seed another one
+    again = b.pseudo_unseen_fold(bank, seed=0, fraction=0.5, val_fraction=0.5, protocol="protocol")
+    assert again["val_unseen"].sample_id.tolist() == fold["val_unseen"].sample_id.tolist()
+    other = b.pseudo_unseen_fold(bank, seed=1, fraction=0.5, val_fraction=0.5, protocol="protocol")
+    assert other["unseen_classes"] == [0, 3] and other["held_out"]["msr3d"]["groups"] == [3]
+
+
+def test_clips_fold_is_the_default_and_unknown_protocol_is_an_error():
+    b, bank = _synthetic_pool()
+    default = b.pseudo_unseen_fold(bank, seed=0, fraction=0.5)
+    clips = b.pseudo_unseen_fold(bank, seed=0, fraction=0.5, protocol="clips")
+    assert default["val_unseen"].sample_id.tolist() == clips["val_unseen"].sample_id.tolist()
+    assert "held_out" not in default
+    with pytest.raises(ValueError, match="clips | protocol"):
+        b.pseudo_unseen_fold(bank, protocol="views")
+    assert b.component_of(bank).tolist() == [0] * 12 + [1] * 8 + [2] * 9
+
+
+def test_protocol_fold_on_pool42(shared_data):
+    b = get_benchmark("pool42-32/10")
+    train = b.load_splits(shared_data)["train"]
+    fold = b.pseudo_unseen_fold(train, seed=0, fraction=0.25, val_fraction=0.3, protocol="protocol")
+    assert fold["held_out"]["nwucla"]["groups"] in ([1], [2])
+    assert set(fold["held_out"]["msr3d"]["groups"]) <= {1, 3, 5, 7, 9} and len(fold["held_out"]["msr3d"]["groups"]) == 2
+    assert not set(fold["unseen_classes"]) & set(b.unseen_classes)
+    assert sorted(fold["seen_classes"] + fold["unseen_classes"]) == b.seen_classes
+    comp = b.component_of(train)
+    for i in range(3):  # every source contributes pseudo-unseen classes
+        assert set(fold["unseen_classes"]) & set(np.unique(train.label[comp == i]).tolist())
+    view = dict(zip(train.sample_id, train.view))
+    held_view = fold["held_out"]["nwucla"]["groups"][0]
+    assert all(view[s] != held_view for s in fold["train"].sample_id if s.startswith("nwucla/"))
+    assert all(view[s] == held_view for s in fold["val_unseen"].sample_id if s.startswith("nwucla/"))

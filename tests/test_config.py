@@ -118,3 +118,53 @@ def test_shipped_configs_resolve(repo_root):
         if path.name.startswith("pool42"):  # pinned to what the shipped checkpoints were trained with
             assert (cfg.head.arch.ffn_hidden, cfg.head.arch.dropout) == (256, 0.1), path
         assert dataclasses.asdict(cfg) == cfg.to_dict()
+
+
+# ---------------------------------------------------------------------------------------- issue 11 fields
+def test_new_fields_default_to_the_old_behaviour():
+    cfg = resolve_config()
+    assert cfg.preprocess == "legacy" and cfg.canonical.is_legacy
+    assert (cfg.validation.protocol, cfg.validation.backbone, cfg.validation.select_by) == ("clips", "shared", "H")
+    assert (cfg.head.schedule, cfg.head.milestone_fractions, cfg.head.learn_tau, cfg.head.tau_grid,
+            cfg.head.copy_sampling) == ("step", None, False, [], "all")
+    # an old sidecar config (no such keys) reads as legacy preprocessing and the old validation
+    old = RunConfig.from_dict({"benchmark": "pool42-32/10", "head": {"d_model": 256, "tau": 0.1}})
+    assert old.canonical.is_legacy and old.validation.protocol == "clips"
+
+
+def test_new_fields_are_checked():
+    for key, value in (("preprocess", "view,bogus"), ("validation.protocol", "views"),
+                       ("validation.select_by", "auc"), ("validation.backbone", "own"), ("head.schedule", "linear"),
+                       ("head.copy_sampling", "two"), ("head.milestone_fractions", [0.5, 1.5]),
+                       ("head.tau_grid", [0.1, 0.0])):
+        with pytest.raises(ConfigError):
+            resolve_config(overrides={key: value})
+    cfg = resolve_config(parse(["--preprocess", "view,scale", "--head.tau-grid", "[0.05, 0.1]",
+                                "--head.milestone-fractions", "[0.6, 0.85]", "--validation.select-by", "ausuc"]))
+    assert cfg.canonical.view and cfg.canonical.scale and not cfg.canonical.smooth
+    assert cfg.head.tau_grid == [0.05, 0.1] and cfg.head.milestone_fractions == [0.6, 0.85]
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_v2_configs(repo_root):
+    import sys
+
+    cfg = resolve_config(path=repo_root / "configs" / "pool42-32-10-v2.yaml")
+    assert cfg.canonical.to_spec() == "view,joints"  # docs/CANONICAL.md's choice
+    assert cfg.features.augmented_copies >= 4 and cfg.head.copy_sampling == "one"
+    assert cfg.head.milestone_fractions and cfg.head.tau_grid and cfg.head.weight_decay > 0
+    assert (cfg.validation.protocol, cfg.validation.backbone) == ("protocol", "pseudo-seen")
+    assert not cfg.out.startswith("checkpoints/")
+    # the r0..r4 files are what the generator writes from the 32/10 file
+    files = {s: (repo_root / "configs" / f"pool42-r{s}-v2.yaml").read_text() for s in range(5)}
+    sys.path.insert(0, str(repo_root / "configs"))
+    try:
+        import make_pool42_v2
+    finally:
+        sys.path.pop(0)
+    template = (repo_root / "configs" / "pool42-32-10-v2.yaml").read_text()
+    for s, text in files.items():
+        assert text == make_pool42_v2.render(s, template)
+        r = resolve_config(path=repo_root / "configs" / f"pool42-r{s}-v2.yaml")
+        assert r.benchmark == f"pool42-r{s}" and r.run_dir == f"runs/v2-r{s}"
+        assert dataclasses.replace(r, benchmark=cfg.benchmark, run_dir=cfg.run_dir, out=cfg.out) == cfg

@@ -138,3 +138,40 @@ def test_augment_is_random_but_reproducible():
 def test_bad_shapes_refused(bad):
     with pytest.raises(ValueError, match=r"\(M, T, 25, 3\)"):
         to_model_input(bad)
+
+
+# ---------------------------------------------------------------------- canonical-skeleton spec (issue 11)
+from star.skeleton.canonical import LEGACY, Canonical  # noqa: E402
+from star.skeleton.transforms import canonical_frames  # noqa: E402
+
+SPEC = Canonical.parse("view,joints,scale,smooth=1.0")
+
+
+def _frames():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(1, 40, 25, 3)).astype(np.float32) * 0.2
+    base[..., 1] += np.linspace(0, 1, 25)[None, None, :]  # some vertical extent
+    return base
+
+
+def test_legacy_and_none_are_the_old_preprocessing():
+    f = _frames()
+    old = np.ascontiguousarray(pad_bodies(resize_frames(center_on_spine_mid(f), 64)).transpose(3, 1, 2, 0))
+    assert np.array_equal(to_model_input(f, 64), old)
+    assert np.array_equal(to_model_input(f, 64, LEGACY), old)
+    assert np.array_equal(to_model_input(f, 64, None), old)
+    assert np.array_equal(augment(f, np.random.default_rng(1), 64, canonical=LEGACY),
+                          augment(f, np.random.default_rng(1), 64))
+
+
+def test_spec_is_applied_first_everywhere():
+    f = _frames()
+    canon = SPEC.apply(f)
+    assert not np.allclose(canon, f)
+    assert np.array_equal(canonical_frames(f, SPEC), canon)
+    assert np.array_equal(to_model_input(f, 32, SPEC), to_model_input(canon, 32))
+    assert np.array_equal(to_model_input_batch([f, f], 32, SPEC), np.stack([to_model_input(canon, 32)] * 2))
+    # augment: the same spec first, then the same random crop / rotation for the same generator state
+    assert np.array_equal(augment(f, np.random.default_rng(5), 32, canonical=SPEC),
+                          augment(canon, np.random.default_rng(5), 32))
+    assert to_model_input_batch([], 32, SPEC).shape == (0, 3, 32, 25, 2)

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from star.data.clipbank import ClipBank
-from star.data.protocols import TEST, TRAIN, sample_roles
+from star.data.protocols import TEST, TRAIN, every_third_per_class, sample_roles
 from star.data.splits import pseudo_unseen_classes, random_unseen_classes, stratified_split
 from star.paths import CLASSES_DIR as CLASS_LIST_DIR
 from star.paths import data_dir as default_data_dir  # $STAR_DATA_DIR, else <repo>/../shared/data
@@ -154,14 +154,21 @@ class Benchmark:
         return pseudo_unseen_classes(self.seen_classes, fraction, seed)
 
     def pseudo_unseen_fold(self, train: ClipBank, seed: int = 0, fraction: float = 0.25,
-                           val_fraction: float = 0.2) -> dict:
+                           val_fraction: float = 0.2, protocol: str = "clips") -> dict:
         """A GZSL rehearsal built from seen-class training clips only, for choosing gamma/epochs.
 
         Returns a dict with ``seen_classes`` / ``unseen_classes`` (the pseudo split, label indices),
-        ``train`` (pseudo-seen clips to train on), ``val_seen`` (held-out pseudo-seen clips,
-        ``val_fraction`` per class) and ``val_unseen`` (all clips of the pseudo-unseen classes).
-        Labels stay in the benchmark's label space.
+        ``train`` (pseudo-seen clips to train on), ``val_seen`` (held-out pseudo-seen clips) and
+        ``val_unseen`` (held-out pseudo-unseen clips). Labels stay in the benchmark's label space.
+
+        ``protocol="clips"`` (the original fold): ``pseudo_unseen_split`` over all seen classes,
+        ``val_fraction`` of each pseudo-seen class's clips held out (stratified), ``val_unseen`` = all
+        clips of the pseudo-unseen classes. ``protocol="protocol"``: see ``protocol_fold``.
         """
+        if protocol == "protocol":
+            return self.protocol_fold(train, seed, fraction, val_fraction)
+        if protocol != "clips":
+            raise ValueError(f"unknown validation protocol {protocol!r} (clips | protocol)")
         p_seen, p_unseen = self.pseudo_unseen_split(seed, fraction)
         pool = self._seen_training(train)
         is_seen = np.isin(train.label[pool], p_seen)
@@ -172,6 +179,89 @@ class Benchmark:
             "train": train.subset(seen_pool[kept]), "val_seen": train.subset(seen_pool[held]),
             "val_unseen": train.subset(unseen_pool),
         }
+
+
+    def component_of(self, bank: ClipBank) -> np.ndarray:
+        """(N,) index into ``components`` of each clip: by sample-id prefix (``nwucla/...``) in a pooled bank,
+        0 everywhere for a one-file benchmark."""
+        if len(self.components) == 1:
+            return np.zeros(len(bank), np.int64)
+        out = np.full(len(bank), -1, np.int64)
+        for i, comp in enumerate(self.components):
+            out[np.char.startswith(bank.sample_id.astype(str), f"{comp.prefix}/")] = i
+        if np.any(out < 0):
+            raise ValueError(f"{bank.path}: clips without a known source prefix "
+                             f"({', '.join(c.prefix for c in self.components)}) in a pooled {self.name} bank")
+        return out
+
+    def protocol_fold(self, train: ClipBank, seed: int = 0, fraction: float = 0.25, val_fraction: float = 0.2) -> dict:
+        """The pseudo-unseen fold that follows each source's own test protocol inside its training data.
+
+        Per source (component, in order), with one ``default_rng(seed)`` drawn in this order:
+
+        1. pseudo-unseen classes: ``round(fraction * n)`` of the source's n seen classes that have training
+           clips (>= 1 when n >= 2, never all), drawn with ``rng.choice`` from the sorted list;
+        2. held-out part of its training clips, by the source's protocol (``VALIDATION_GROUPS``): ``view``
+           / ``subject`` / ``setup`` protocols hold out ``round(val_fraction * g)`` (>= 1, < g) of the g
+           training groups (NW-UCLA: one of views 1, 2; MSR: some odd subjects), drawn with ``rng.choice``
+           from the sorted groups; ``index`` (GTU3D, no subject ids) applies the every-third rule again inside
+           the training clips (per class in sample-id order, position i % 3 == 2 held out); any other
+           protocol holds out ``val_fraction`` of each class's clips (``stratified_split``, seed ``seed``).
+
+        ``train``: pseudo-seen clips outside the held-out part; ``val_seen`` / ``val_unseen``: pseudo-seen /
+        pseudo-unseen clips inside it (as test clips are all from the test views / subjects). Pseudo-unseen
+        clips outside the held-out part are used by nobody. ``held_out`` records, per source prefix, the rule
+        and the held-out groups. Only seen-class training-protocol clips are ever used.
+        """
+        pool = self._seen_training(train)
+        comp = self.component_of(train)[pool]
+        labels = train.label[pool]
+        rng = np.random.default_rng(seed)
+        p_unseen: list[int] = []
+        held = np.zeros(len(pool), bool)
+        held_out: dict[str, dict] = {}
+        for i, c in enumerate(self.components):
+            mine = comp == i
+            if not mine.any():
+                continue
+            classes = sorted(int(x) for x in np.unique(labels[mine]))
+            n = len(classes)
+            k = min(max(int(round(fraction * n)), 1 if n >= 2 else 0), max(n - 1, 0))
+            p_unseen += sorted(int(x) for x in rng.choice(classes, k, replace=False)) if k else []
+            rule = VALIDATION_GROUPS.get(c.protocol)
+            idx = np.flatnonzero(mine)
+            if rule in ("view", "subject", "setup"):
+                values = train.view if rule == "view" else train.subject if rule == "subject" else train.extras[rule]
+                values = np.asarray(values)[pool[idx]]
+                groups = sorted(int(g) for g in np.unique(values))
+                g = len(groups)
+                n_hold = min(max(int(round(val_fraction * g)), 1), g - 1) if g >= 2 else 0
+                chosen = sorted(int(x) for x in rng.choice(groups, n_hold, replace=False)) if n_hold else []
+                held[idx[np.isin(values, chosen)]] = True
+                held_out[c.prefix or c.file] = {"rule": rule, "groups": chosen}
+            elif rule == "index":
+                sub = train.subset(pool[idx])
+                held[idx[every_third_per_class(sub) == TEST]] = True
+                held_out[c.prefix or c.file] = {"rule": "every third clip per class", "groups": []}
+            else:
+                _, h = stratified_split(labels[idx], val_fraction, seed)
+                held[idx[h]] = True
+                held_out[c.prefix or c.file] = {"rule": f"{val_fraction:g} of each class's clips", "groups": []}
+        p_unseen = sorted(p_unseen)
+        p_seen = [c for c in self.seen_classes if c not in set(p_unseen)]
+        is_unseen = np.isin(labels, p_unseen)
+        return {
+            "seen_classes": p_seen, "unseen_classes": p_unseen,
+            "train": train.subset(pool[~held & ~is_unseen]), "val_seen": train.subset(pool[held & ~is_unseen]),
+            "val_unseen": train.subset(pool[held & is_unseen]), "held_out": held_out,
+        }
+
+
+# How ``Benchmark.protocol_fold`` holds out part of a source's training data, by its sample protocol.
+VALIDATION_GROUPS = {
+    "nwucla-xview": "view", "msr-xsub": "subject", "gtu-thirds": "index",
+    "ntu60-xsub": "subject", "ntu120-xsub": "subject", "ntu60-xview": "view", "ntu120-xset": "setup",
+}
 
 
 def _how_to_make(file: str) -> str:

@@ -3,10 +3,15 @@
 Honest model selection, never on test clips:
 
 1. Validation run: a seeded share of the SEEN classes is held out as pseudo-unseen; the head trains on the
-   other seen classes' training clips (minus a held-out val share) and after every epoch the GZSL rehearsal
-   (held-out pseudo-seen clips + all pseudo-unseen clips) gives H at its best gamma and the pseudo-unseen ZSL
-   accuracy. The epoch with the best ``validation.select_by`` wins, with its gamma.
-2. Final run: the head trains on all seen-class training clips for that many epochs (same schedule).
+   other seen classes' training clips (minus a held-out part: ``validation.protocol`` ``clips`` = a share of
+   each class's clips, ``protocol`` = each source's own held-out views / subjects) and after every epoch the
+   GZSL rehearsal on the held-out clips gives H at its best gamma, S, U, the pseudo-unseen ZSL accuracy and
+   AUSUC. The epoch (and, with ``head.tau_grid``, the temperature) with the best ``validation.select_by``
+   wins, with its gamma. ``validation.backbone: pseudo-seen`` reads features of a backbone that never saw the
+   pseudo-unseen classes (``<run_dir>/validation``).
+2. Final run: the head trains on all seen-class training clips for that many epochs (same schedule shape:
+   ``head.milestone_fractions`` / ``cosine`` scale to the chosen length; ``head.copy_sampling: one`` trains
+   on one of each clip's cached copies per epoch).
 3. The test set is evaluated once, and the checkpoint with its evaluation bundle is written.
 """
 
@@ -23,16 +28,17 @@ from star.checkpoint import save_checkpoint
 from star.config import RunConfig, load_benchmark_splits
 from star.data import get_benchmark
 from star.evaluation import build_bundle
-from star.features import BACKBONE_FILE, load_features
+from star.features import (BACKBONE_FILE, FEATURE_INFO_FILE, check_preprocess, load_features, validation_fold,
+                           validation_run_dir)
 from star.models import build_head, load_backbone_weights
 from star.models.losses import star_loss
 from star.pipeline import run_head
 from star.text import class_text_embeddings, get_encoder
 from star.training import distributed
-from star.training.loop import epoch_batches, set_lr, step_lr
+from star.training.loop import epoch_batches, schedule_lr, set_lr
 from star.training.runlog import RunLog
 from star.training.sidecar import checkpoint_meta
-from star.zsl import choose_gamma, cosine_scores, zsl_accuracy
+from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
 
 
 def class_text(cfg: RunConfig, bench) -> tuple[object, torch.Tensor, torch.Tensor]:
@@ -44,21 +50,31 @@ def class_text(cfg: RunConfig, bench) -> tuple[object, torch.Tensor, torch.Tenso
 
 
 class TrainStep(torch.nn.Module):
-    """Skeleton and text streams in one forward call, so DistributedDataParallel sees every parameter used."""
+    """Skeleton and text streams in one forward call, so DistributedDataParallel sees every parameter used.
 
-    def __init__(self, head: torch.nn.Module):
+    With ``learn_tau`` the cosine-logit temperature is a parameter ``log_tau`` (initialised at ``log(tau)``)."""
+
+    def __init__(self, head: torch.nn.Module, tau: float = 0.1, learn_tau: bool = False):
         super().__init__()
         self.head = head
+        self.log_tau = torch.nn.Parameter(torch.tensor(float(np.log(tau)))) if learn_tau else None
+        self.fixed_tau = float(tau)
+
+    def tau(self):
+        return self.log_tau.exp() if self.log_tau is not None else self.fixed_tau
+
+    def tau_value(self) -> float:
+        return float(self.log_tau.detach().exp()) if self.log_tau is not None else self.fixed_tau
 
     def forward(self, x, names, parts):
-        return (self.head(x), *self.head.encode_text(names, parts))  # output, name_proj, desc_proj or None
+        return (self.head(x), *self.head.encode_text(names, parts), self.tau())  # output, name/desc proj, tau
 
 
 def _loss(step, x, y, names, parts, classes: list[int], cfg: RunConfig) -> dict:
-    out, name_proj, desc_proj = step(x, names, parts)
+    out, name_proj, desc_proj, tau = step(x, names, parts)
     hcfg = cfg.head
     sce_classes = list(range(len(names))) if hcfg.sce_classes == "all" else classes
-    return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=hcfg.tau,
+    return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=tau,
                      alpha=hcfg.alpha, beta=hcfg.beta, use_mpce=hcfg.use_mpce, use_sce=hcfg.use_sce,
                      use_gce=hcfg.use_gce)
 
@@ -75,38 +91,62 @@ def new_head(cfg: RunConfig, bench, text_dim: int) -> torch.nn.Module:
     return build_head(cfg.head.model, cfg.head.arch_for(bench.num_classes, text_dim)).to(cfg.device)
 
 
-def fit(head, x: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cfg: RunConfig, epochs: int,
-        log: RunLog, stage: str, on_epoch=None) -> list[dict]:
-    """Train ``head`` on rows (x, y) for ``epochs``; ``on_epoch(epoch) -> dict`` adds validation metrics."""
+def epoch_rows(rows: np.ndarray, clips: np.ndarray, sampling: str, rng: np.random.Generator) -> np.ndarray:
+    """The rows one epoch trains on: all of ``rows`` (``all``), or one row per clip id in ``clips`` (the
+    rows' clip ids), drawn uniformly among that clip's clean and augmented copies (``one``). Sorted."""
+    if sampling == "all":
+        return np.sort(rows)
+    order = rng.permutation(len(rows))
+    _, first = np.unique(clips[order], return_index=True)  # a random row of every clip
+    return np.sort(rows[order[first]])
+
+
+def fit(head, x: np.ndarray, rows: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cfg: RunConfig,
+        epochs: int, log: RunLog, stage: str, on_epoch=None, clips: np.ndarray | None = None,
+        tau: float | None = None) -> tuple[list[dict], float]:
+    """Train ``head`` on rows ``rows`` of (x, y) (x may be memory-mapped) for ``epochs``.
+
+    ``clips``: each row's clip id (``head.copy_sampling: one`` draws one row per clip every epoch);
+    ``tau``: the temperature (default ``head.tau``; with ``head.learn_tau`` its initial value);
+    ``on_epoch(epoch) -> dict`` adds validation metrics. The lr follows ``head.schedule`` over ``epochs``.
+    Returns (per-epoch records, final tau).
+    """
     hcfg, device = cfg.head, cfg.device
-    opt = torch.optim.SGD(head.parameters(), lr=hcfg.lr, momentum=hcfg.momentum, nesterov=True,
-                          weight_decay=hcfg.weight_decay)
-    model = distributed.wrap(TrainStep(head))
+    rows = np.asarray(rows)
+    clips = rows if clips is None else np.asarray(clips)
+    step = TrainStep(head, hcfg.tau if tau is None else tau, hcfg.learn_tau)
+    groups = [{"params": list(head.parameters())}]
+    if step.log_tau is not None:
+        groups.append({"params": [step.log_tau], "weight_decay": 0.0})
+    opt = torch.optim.SGD(groups, lr=hcfg.lr, momentum=hcfg.momentum, nesterov=True, weight_decay=hcfg.weight_decay)
+    model = distributed.wrap(step.to(device))
     names, parts = names.to(device), (parts.to(device) if parts is not None else None)
     history = []
     for epoch in range(epochs):
         rng = np.random.default_rng(cfg.seed * 7919 + epoch)
-        lr = step_lr(epoch, hcfg.lr, hcfg.milestones)
+        lr = schedule_lr(epoch, epochs, hcfg.lr, hcfg.schedule, hcfg.milestones, hcfg.milestone_fractions)
         set_lr(opt, lr)
         head.train()
+        mine_rows = epoch_rows(rows, clips, hcfg.copy_sampling, rng)
         sums: dict[str, float] = {}
-        for mine in tqdm(epoch_batches(len(x), hcfg.batch_size, rng, sort=True), leave=False,
+        for mine in tqdm(epoch_batches(len(mine_rows), hcfg.batch_size, rng, sort=True), leave=False,
                          desc=f"{stage} epoch {epoch + 1}/{epochs}", disable=not distributed.is_main()):
-            xb = torch.as_tensor(np.array(x[mine], dtype=np.float32), device=device)
-            yb = torch.as_tensor(y[mine], device=device)
+            batch = mine_rows[mine]  # sorted, for memory-mapped reads
+            xb = torch.as_tensor(np.array(x[batch], dtype=np.float32), device=device)
+            yb = torch.as_tensor(y[batch], device=device)
             losses = _loss(model, xb, yb, names, parts, classes, cfg)
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(mine) / len(x) * distributed.world_size()
-        record = {"stage": stage, "epoch": epoch + 1, "lr": lr,
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(mine) / len(mine_rows) * distributed.world_size()
+        record = {"stage": stage, "epoch": epoch + 1, "lr": lr, "tau": step.tau_value(),
                   **{f"loss_{k}": distributed.mean_across(v) for k, v in sums.items()}}
         if on_epoch is not None:
             record.update(on_epoch(epoch))
         log.write(**record)
         history.append(record)
-    return history
+    return history, step.tau_value()
 
 
 def _rows(feats: dict, sources, clean_only: bool) -> np.ndarray:
@@ -116,34 +156,70 @@ def _rows(feats: dict, sources, clean_only: bool) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+SELECT_KEYS = {"H": "val_H", "zsl": "val_zsl", "ausuc": "val_ausuc"}
+
+
+def validation_metrics(scores: np.ndarray, labels: np.ndarray, p_seen: list[int], p_unseen: list[int]) -> dict:
+    """GZSL rehearsal metrics on the validation fold: scores (N, C) over the benchmark's classes; only the
+    seen classes' columns (pseudo-seen + pseudo-unseen) are scored, the true unseen classes stay out."""
+    keep = sorted(p_seen + p_unseen)
+    sub = scores[:, keep]
+    pos = {c: i for i, c in enumerate(keep)}
+    y_sub = np.array([pos[int(c)] for c in labels])
+    s_sub, u_sub = [pos[c] for c in p_seen], [pos[c] for c in p_unseen]
+    gamma, h = choose_gamma(sub, y_sub, s_sub, u_sub)
+    g = gzsl_metrics(sub, y_sub, s_sub, u_sub, gamma)
+    s_curve, u_curve, _ = seen_unseen_curve(sub, y_sub, s_sub, u_sub)
+    return {"val_H": float(h), "val_gamma": float(gamma), "val_S": float(g["S"]), "val_U": float(g["U"]),
+            "val_zsl": float(zsl_accuracy(sub, y_sub, u_sub)), "val_ausuc": float(ausuc(s_curve, u_curve))}
+
+
 def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
-    """Validation run on the pseudo-unseen fold: returns the chosen epoch, gamma and the per-epoch curve."""
+    """Validation run(s) on the pseudo-unseen fold: the chosen epoch, gamma, tau and the per-epoch curves.
+
+    The fold is ``star.features.validation_fold`` (``validation.protocol``); its features come from the
+    run's backbone or, with ``validation.backbone: pseudo-seen``, from the validation backbone that never saw
+    the pseudo-unseen classes. One run per tau of ``head.tau_grid`` (else one at ``head.tau``); the
+    (tau, epoch) with the best ``validation.select_by`` wins (ties: smaller epoch, then the earlier tau) and
+    brings its best-H gamma."""
     vcfg = cfg.validation
     train_bank = load_benchmark_splits(cfg)[1]["train"]
-    fold = bench.pseudo_unseen_fold(train_bank, seed=cfg.seed, fraction=vcfg.pseudo_unseen_fraction,
-                                    val_fraction=vcfg.val_fraction)
+    fold = validation_fold(cfg, bench, train_bank)
     p_seen, p_unseen = fold["seen_classes"], fold["unseen_classes"]
+    if vcfg.backbone == "pseudo-seen":
+        vdir = validation_run_dir(cfg)
+        check_preprocess(cfg, vdir / FEATURE_INFO_FILE, "validation features")
+        feats = load_features(vdir, "train")
     tr = _rows(feats, fold["train"].sample_id, clean_only=False)
     va = _rows(feats, np.concatenate([fold["val_seen"].sample_id, fold["val_unseen"].sample_id]), clean_only=True)
-    x_val, y_val = feats["x"][va], feats["y"][va]
-    head = new_head(cfg, bench, names.shape[1])
+    x_val, y_val = np.asarray(feats["x"][va]), feats["y"][va]
+    taus = list(cfg.head.tau_grid) or [cfg.head.tau]
+    key = SELECT_KEYS[vcfg.select_by]
+    runs = []
+    for tau in taus:
+        head = new_head(cfg, bench, names.shape[1])
 
-    def on_epoch(epoch: int) -> dict:
-        scores = cosine_scores(run_head(head, x_val).global_features, projected_names(head, names.to(cfg.device)))
-        keep = sorted(p_seen + p_unseen)  # score only the seen classes' columns (true unseen stay out)
-        sub = scores[:, keep]
-        pos = {c: i for i, c in enumerate(keep)}
-        y_sub = np.array([pos[int(c)] for c in y_val])
-        s_sub, u_sub = [pos[c] for c in p_seen], [pos[c] for c in p_unseen]
-        gamma, h = choose_gamma(sub, y_sub, s_sub, u_sub)
-        return {"val_H": float(h), "val_gamma": float(gamma), "val_zsl": float(zsl_accuracy(sub, y_sub, u_sub))}
+        def on_epoch(epoch: int) -> dict:
+            scores = cosine_scores(run_head(head, x_val).global_features, projected_names(head, names.to(cfg.device)))
+            return validation_metrics(scores, y_val, p_seen, p_unseen)
 
-    history = fit(head, feats["x"][tr], feats["y"][tr], names, parts, p_seen, cfg, cfg.head.epochs, log,
-                  "validation", on_epoch)
-    key = "val_H" if vcfg.select_by == "H" else "val_zsl"
-    best = max(history, key=lambda r: (r[key], -r["epoch"]))
+        stage = "validation" if len(taus) == 1 else f"validation tau={tau:g}"
+        history, tau_end = fit(head, feats["x"], tr, feats["y"], names, parts, p_seen, cfg, cfg.head.epochs, log,
+                               stage, on_epoch, clips=feats["source"][tr], tau=tau)
+        for r in history:
+            r["tau_init"] = tau
+        runs.append(history)
+    best = max((r for h in runs for r in h), key=lambda r: (r[key], -r["epoch"], -taus.index(r["tau_init"])))
+    tau_by = ("learned (log tau, from head.tau)" if cfg.head.learn_tau else "config (head.tau)") if len(taus) == 1 \
+        else f"validation: best {vcfg.select_by} over head.tau_grid" + (" (initial values, then learned)"
+                                                                         if cfg.head.learn_tau else "")
     return {"epoch": best["epoch"], "gamma": best["val_gamma"], "val_H": best["val_H"], "val_zsl": best["val_zsl"],
-            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "curve": history}
+            "val_ausuc": best["val_ausuc"], "val_S": best["val_S"], "val_U": best["val_U"],
+            "tau": best["tau_init"], "tau_chosen_by": tau_by, "tau_grid": taus,
+            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "protocol": vcfg.protocol,
+            "backbone": vcfg.backbone, "held_out": fold.get("held_out"),
+            "fold_sizes": {k: len(fold[k]) for k in ("train", "val_seen", "val_unseen")},
+            "curve": [r for h in runs for r in h]}
 
 
 def train_head(cfg: RunConfig) -> Path:
@@ -153,13 +229,17 @@ def train_head(cfg: RunConfig) -> Path:
     rd = cfg.run_path
     bench = get_benchmark(cfg.benchmark)
     encoder, names, parts = class_text(cfg, bench)
+    check_preprocess(cfg, rd / FEATURE_INFO_FILE, "cached features")
     feats = load_features(rd, "train")
     log = RunLog(rd / f"head_{Path(cfg.out).name}_log.jsonl")
     choice = select_epoch(cfg, bench, feats, names, parts, log)
     if distributed.is_main():
         print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f})")
     head = new_head(cfg, bench, names.shape[1])
-    fit(head, feats["x"], feats["y"], names, parts, bench.seen_classes, cfg, choice["epoch"], log, "final")
+    final_curve, tau_final = fit(head, feats["x"], np.arange(len(feats["y"])), feats["y"], names, parts,
+                                 bench.seen_classes, cfg, choice["epoch"], log, "final", clips=feats["source"],
+                                 tau=choice["tau"])
+    choice = {**choice, "final_curve": final_curve, "tau_final": tau_final}
     head.eval()
     out = Path(cfg.out)
     if distributed.is_main():

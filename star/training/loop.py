@@ -3,6 +3,8 @@ one epoch."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -19,6 +21,28 @@ def step_lr(epoch: int, base: float, milestones: list[int], warmup_epochs: int =
     if epoch < warmup_epochs:
         return base * (epoch + 1) / warmup_epochs
     return base * (0.1 ** sum(epoch >= m for m in milestones))
+
+
+def run_milestones(epochs: int, milestones: list[int], fractions: list[float] | None = None) -> list[int]:
+    """The milestones of a run of ``epochs`` epochs: ``milestones`` as given, or, when ``fractions`` is set,
+    ``max(1, floor(f * epochs))`` for each fraction (so a shorter final run still reaches its drops)."""
+    if fractions is None:
+        return [int(m) for m in milestones]
+    return [max(1, int(math.floor(f * epochs + 1e-9))) for f in fractions]
+
+
+def schedule_lr(epoch: int, epochs: int, base: float, schedule: str = "step", milestones: list[int] = (),
+                fractions: list[float] | None = None) -> float:
+    """Learning rate of ``epoch`` (0-based) in a run of ``epochs`` epochs.
+
+    ``step``: ``step_lr`` with ``run_milestones(epochs, milestones, fractions)``. ``cosine``:
+    ``base * (1 + cos(pi * epoch / epochs)) / 2`` (epoch 0 at ``base``, decaying towards 0).
+    """
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    if schedule != "step":
+        raise ValueError(f"unknown lr schedule {schedule!r} (step | cosine)")
+    return step_lr(epoch, base, run_milestones(epochs, list(milestones), fractions))
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -8,9 +8,24 @@ from star.config import RunConfig
 from star.features import backbone_num_person, stage_times
 from star.models import StarConfig
 from star.skeleton.topology import partition
+from star.training.loop import run_milestones
 from star.training.runlog import device_name
 
 GAMMA_CHOSEN_BY = "validation: best H on the pseudo-unseen fold of seen-class training clips (never test clips)"
+CURVE_KEYS = ("lr", "tau", "loss_total", "val_H", "val_zsl", "val_ausuc", "val_S", "val_U", "val_gamma")
+
+
+def learning_curves(records: list[dict]) -> dict:
+    """Per-epoch records (``fit``'s) as columns per stage: {stage: {"epoch": [...], "loss_total": [...], ...}}
+    (``bench/results.py`` tabulates / plots these)."""
+    out: dict[str, dict[str, list]] = {}
+    for r in records:
+        col = out.setdefault(r["stage"], {"epoch": []})
+        col["epoch"].append(r["epoch"])
+        for k in CURVE_KEYS:
+            if k in r:
+                col.setdefault(k, []).append(r[k])
+    return out
 
 
 def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: dict, metrics: dict,
@@ -28,10 +43,21 @@ def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: di
         "backbone_config": {"num_classes": len(bench.seen_classes),
                             "num_person": backbone_num_person(cfg.run_path, cfg.backbone.num_person)},
         "num_frames": cfg.num_frames,
+        "preprocess": cfg.canonical.to_dict(),
         "gamma": {"value": choice["gamma"], "chosen_by": GAMMA_CHOSEN_BY, "epoch": choice["epoch"],
                   "val_H": choice["val_H"], "val_zsl": choice["val_zsl"],
-                  "pseudo_unseen_classes": choice["pseudo_unseen_classes"], "select_by": choice["select_by"]},
+                  "pseudo_unseen_classes": choice["pseudo_unseen_classes"], "select_by": choice["select_by"],
+                  **{k: choice[k] for k in ("val_ausuc", "val_S", "val_U", "protocol", "backbone", "held_out",
+                                            "fold_sizes") if k in choice}},
+        "tau": {"value": choice.get("tau_final", hcfg.tau), "initial": choice.get("tau", hcfg.tau),
+                "learned": hcfg.learn_tau, "chosen_by": choice.get("tau_chosen_by", "config (head.tau)"),
+                "grid": choice.get("tau_grid", [hcfg.tau])},
+        "schedule": {"kind": hcfg.schedule, "lr": hcfg.lr, "weight_decay": hcfg.weight_decay,
+                     "final_milestones": run_milestones(choice["epoch"], hcfg.milestones, hcfg.milestone_fractions)
+                     if hcfg.schedule == "step" else None, "copy_sampling": hcfg.copy_sampling,
+                     "augmented_copies": cfg.features.augmented_copies},
         "validation_curve": choice["curve"],
+        "learning_curves": learning_curves(choice["curve"] + choice.get("final_curve", [])),
         "metrics": metrics, "config": cfg.to_dict(), "code_version": code_version(), "package_version": __version__,
         "seed": cfg.seed, "device": device_name(cfg.device),
         "wall_time_s": {**stage_times(cfg.run_path), "head": wall_time_s},

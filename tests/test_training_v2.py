@@ -1,0 +1,102 @@
+"""The v2 recipe end to end on a tiny run (issue 11): a checkpoint trained with a canonical-skeleton spec
+records it, and `star eval`, `star predict` / Predictor reproduce its bundle scores through that spec;
+protocol validation with a pseudo-seen backbone, tau grid + learned tau, one copy per clip per epoch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from star.checkpoint import load_checkpoint
+from star.cli import main
+from star.config import RunConfig, load_benchmark_splits, resolve_config
+from star.inference import Predictor
+from star.pipeline import StarPipeline
+from star.skeleton.canonical import LEGACY, Canonical
+
+pytestmark = pytest.mark.slow
+SPEC = "view,joints,scale,smooth=1.0"
+
+
+@pytest.fixture(scope="module")
+def v2_run(tmp_path_factory, repo_root, shared_data):
+    base = tmp_path_factory.mktemp("tiny_v2")
+    flags = ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run-dir", str(base / "run"),
+             "--out", str(base / "ckpt" / "star-v2"), "--data-dir", str(shared_data), "--preprocess", SPEC,
+             "--validation.protocol", "protocol", "--validation.backbone", "pseudo-seen",
+             "--features.augmented-copies", "2", "--head.copy-sampling", "one", "--head.tau-grid", "[0.1, 0.2]",
+             "--head.milestone-fractions", "[0.5]", "--validation.select-by", "ausuc"]
+    for command in ("train-backbone", "extract", "train"):
+        assert main([command, *flags]) == 0
+    return base, flags
+
+
+def test_sidecar_records_the_recipe(v2_run):
+    base, _ = v2_run
+    meta = load_checkpoint(base / "ckpt" / "star-v2").meta
+    assert meta["preprocess"] == Canonical.parse(SPEC).to_dict() and meta["config"]["preprocess"] == SPEC
+    g = meta["gamma"]
+    assert g["protocol"] == "protocol" and g["backbone"] == "pseudo-seen" and g["select_by"] == "ausuc"
+    assert set(g["held_out"]) == {"nwucla", "msr3d", "gtu3d"} and not set(g["pseudo_unseen_classes"]) & set(meta["unseen_classes"])
+    assert meta["tau"]["grid"] == [0.1, 0.2] and meta["tau"]["initial"] in (0.1, 0.2)
+    assert meta["tau"]["value"] == meta["tau"]["initial"] and not meta["tau"]["learned"]
+    assert meta["schedule"]["final_milestones"] == [max(1, int(0.5 * g["epoch"]))]
+    curves = meta["learning_curves"]
+    assert set(curves) == {"validation tau=0.1", "validation tau=0.2", "final"}
+    for stage in ("validation tau=0.1", "validation tau=0.2"):
+        assert curves[stage]["epoch"] == [1, 2, 3] and len(curves[stage]["val_ausuc"]) == 3
+        assert curves[stage]["lr"] == pytest.approx([0.01, 0.001, 0.001])  # drop at floor(0.5 * 3) = 1: from epoch 2
+    assert len(curves["final"]["loss_total"]) == g["epoch"]
+    state = json.loads((base / "run" / "validation" / "backbone_state.json").read_text())
+    assert state["seen_classes"] == [c for c in meta["seen_classes"] if c not in g["pseudo_unseen_classes"]]
+    assert state["preprocess"] == meta["preprocess"]
+
+
+def test_eval_and_predict_reproduce_the_bundle_through_the_spec(v2_run, capsys):
+    base, flags = v2_run
+    ckpt = base / "ckpt" / "star-v2"
+    data = flags[flags.index("--data-dir") + 1]
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(ckpt), "--json", "--data-dir", data]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key, value in load_checkpoint(ckpt).meta["metrics"].items():
+        assert got[key] == pytest.approx(value, abs=1e-6), key
+    # the predict path (Predictor, as `star predict` and the app use it) gives the bundle's scores
+    pred = Predictor.load(ckpt)
+    assert pred.pipe.canonical == Canonical.parse(SPEC)
+    cfg = RunConfig.from_dict(pred.meta["config"])
+    cfg.data_dir = data
+    test = load_benchmark_splits(cfg)[1]["test"]
+    clips = [test.clip(i) for i in range(6)]
+    bundle = pred.pipe.ckpt.load_bundle()
+    scores = np.stack([p.scores for p in pred.predict(clips)])
+    np.testing.assert_allclose(scores, bundle["scores"][:6], atol=1e-5)
+    # without the spec the scores differ: the recorded preprocessing is what makes them match
+    pred.pipe.canonical = LEGACY
+    legacy = np.stack([p.scores for p in pred.predict(clips)])
+    assert np.abs(legacy - bundle["scores"][:6]).max() > 1e-4
+
+
+def test_a_sidecar_without_preprocess_loads_as_legacy(v2_run, tmp_path):
+    import shutil
+
+    base, _ = v2_run
+    copy = tmp_path / "old"
+    shutil.copytree(base / "ckpt" / "star-v2", copy)
+    meta = json.loads((copy / "model.json").read_text())
+    del meta["preprocess"]
+    (copy / "model.json").write_text(json.dumps(meta))
+    assert StarPipeline.load(copy).canonical == LEGACY
+
+
+def test_mismatched_preprocess_is_an_error(v2_run):
+    base, flags = v2_run
+    other = [f if f != SPEC else "view" for f in flags]
+    with pytest.raises(ValueError, match="preprocess"):
+        from star.features import extract_features
+
+        extract_features(resolve_config(path=other[1], overrides={"run_dir": str(base / "run"),
+                                                                     "data_dir": flags[flags.index("--data-dir") + 1],
+                                                                     "preprocess": "view"}))
