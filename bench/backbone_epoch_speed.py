@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
+import os
 import statistics
 import sys
 import time
@@ -29,21 +29,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from star.models import ShiftGCN
+from star.training.runlog import cpu_model
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import os
-
-    return (f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, "
+    return (f"{cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")
 
 
@@ -51,10 +41,7 @@ def _training_data(config: str):
     """(cfg, frames, labels, seen class count) the way star train-backbone builds them."""
     from star.config import resolve_config
 
-    try:
-        from star.training.backbone import seen_training_clips
-    except ImportError:  # older layout
-        from star.train_backbone import seen_training_clips
+    from star.training.backbone import seen_training_clips
     cfg = resolve_config(path=config)
     bench, frames, labels = seen_training_clips(cfg)
     return cfg, frames, labels, len(bench.seen_classes)

@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -27,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from star.skeleton.canonical import Canonical  # noqa: E402
+from star.training.runlog import cpu_model  # noqa: E402
 
 RANDOM_SPLITS = [f"pool42-r{i}" for i in range(5)]
 FIXED_SPLIT = "pool42-32/10"
@@ -94,15 +94,7 @@ def split_means(recs: list[dict], path: str, seeds=None) -> dict[str, float]:
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores visible (runs use 1 torch thread; the cores were shared)"
+    return f"{cpu_model()}, {os.cpu_count()} cores visible (runs use 1 torch thread; the cores were shared)"
 
 
 def build(records: list[dict]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
 import statistics
 import time
 
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from star.models import GlobalBaseline, ShiftGCN, StarConfig, StarHead, freeze
+from star.training.runlog import cpu_model
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -42,17 +42,8 @@ def median_seconds(fn, repeats: int) -> float:
 
 
 def machine() -> str:
-    """CPU model (from /proc/cpuinfo where available), logical cores and torch version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    """CPU model, logical cores, torch version and threads."""
+    return f"{cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def training_step_times(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,

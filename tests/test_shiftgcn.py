@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from star.models import ShiftGCN, freeze, load_shiftgcn_state_dict
-from star.models.shift_ops import shift_joints, spatial_shift_index, temporal_shift
+from star.models.shift_ops import shift_joints, spatial_shift_index, temporal_shift, temporal_shift_conv
 from star.models.shiftgcn import TemporalShift
 
 
@@ -76,12 +76,13 @@ def test_temporal_shift_matches_loop(stride, t):
     torch.testing.assert_close(out64, temporal_shift_loop(x.double(), offset, stride), rtol=0, atol=1e-12)
 
 
-def test_temporal_shift_gradient_flows_into_offsets():
+@pytest.mark.parametrize("shift", [temporal_shift, temporal_shift_conv], ids=["gather", "conv"])
+def test_temporal_shift_gradient_flows_into_offsets(shift):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 9, 3, dtype=torch.float64, generator=gen)
     g = torch.randn(2, 4, 5, 3, dtype=torch.float64, generator=gen)
     offset = torch.tensor([0.25, -1.4, 3.6, 0.8], dtype=torch.float64, requires_grad=True)
-    (temporal_shift(x, offset, 2) * g).sum().backward()
+    (shift(x, offset, 2) * g).sum().backward()
     assert offset.grad is not None and (offset.grad != 0).all()
     # d out / d offset = x[i + 1] - x[i] (zero outside): compare to a central finite difference
     eps = 1e-6
@@ -89,7 +90,7 @@ def test_temporal_shift_gradient_flows_into_offsets():
         plus, minus = offset.detach().clone(), offset.detach().clone()
         plus[ci] += eps
         minus[ci] -= eps
-        fd = ((temporal_shift(x, plus, 2) - temporal_shift(x, minus, 2)) * g).sum() / (2 * eps)
+        fd = ((shift(x, plus, 2) - shift(x, minus, 2)) * g).sum() / (2 * eps)
         assert abs(float(fd) - float(offset.grad[ci])) < 1e-6
 
 

@@ -183,3 +183,13 @@ def test_missing_models_name_the_fix(tmp_path, monkeypatch):
     shutil.copy(face, video)
     with pytest.raises(VideoError, match="BlazePose models.*make pose-models"):
         load_clip(video)
+
+
+def test_a_low_confidence_body_is_refused():
+    """Bodies found but below the confidence bar: a NoPersonError naming the file and the confidence seen."""
+    from star.video.pipeline import PoseSettings
+
+    path = shared_video("two_people.mp4")
+    with pytest.raises(NoPersonError, match="mean joint confidence >= 1.01") as info:
+        extract_pose(path, settings=PoseSettings(min_confidence=1.01))
+    assert "two_people.mp4" in str(info.value) and "partial or unclear body" in str(info.value)

@@ -13,6 +13,7 @@ The data folder is the ``data_dir`` argument, else ``$STAR_DATA_DIR``, else ``<r
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 

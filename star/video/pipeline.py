@@ -194,7 +194,7 @@ def extract_pose(path, settings: PoseSettings | None = None, on_progress: Progre
         raise NoPersonError(path, None, "a video showing at least one person's full body", f"{why} ({t} frames)")
     best = max(float(b[1][b[4]].mean()) for b in bodies)
     if best < settings.min_confidence:
-        raise NoPersonError(name, None, f"a person seen with mean joint confidence >= {settings.min_confidence}",
+        raise NoPersonError(path, None, f"a person seen with mean joint confidence >= {settings.min_confidence}",
                             f"at most {best:.2f} over {t} frames (a partial or unclear body)")
     stack = lambda i, dtype=np.float32: np.stack([b[i] for b in bodies]).astype(dtype)  # noqa: E731
     present = stack(4, bool)
