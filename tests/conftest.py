@@ -9,9 +9,12 @@ import pytest
 from star.paths import REPO_ROOT, data_dir
 
 
+_SHARED_DATA = data_dir()  # read once: app tests change $STAR_DATA_DIR while they run
+
+
 def shared_data_dir() -> Path:
     """The read-only real data: $STAR_DATA_DIR (as the library uses), else ../shared/data next to the repo."""
-    return data_dir()
+    return _SHARED_DATA
 
 
 def shared_video(name: str, need_models: bool = True) -> Path:
