@@ -112,8 +112,11 @@ class ValidationConfig:
     select_by: str = "H"  # H | zsl | ausuc: what picks the epoch (and tau) on the validation fold; gamma is always the best-H one
     protocol: str = "clips"  # clips: held-out clips of the training views/subjects | protocol: each source's own cross-view / cross-subject rule inside its training data (Benchmark.pseudo_unseen_fold)
     backbone: str = "shared"  # shared: the run's backbone | pseudo-seen: a second backbone trained on the fold's training clips only (<run_dir>/validation/; doubles backbone + extraction cost)
+    smooth_epochs: int = 1  # the epoch is chosen on the select_by curve averaged over this many neighbouring epochs (odd; 1 = the raw curve), so one lucky epoch does not win
 
     def __post_init__(self) -> None:
+        if self.smooth_epochs < 1 or self.smooth_epochs % 2 == 0:
+            raise ValueError(f"validation.smooth_epochs must be an odd number >= 1, got {self.smooth_epochs}")
         _one_of("validation.select_by", self.select_by, SELECT_BY)
         _one_of("validation.protocol", self.protocol, VALIDATION_PROTOCOLS)
         _one_of("validation.backbone", self.backbone, VALIDATION_BACKBONES)

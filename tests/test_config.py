@@ -152,8 +152,8 @@ def test_v2_configs(repo_root):
     cfg = resolve_config(path=repo_root / "configs" / "pool42-32-10-v2.yaml")
     assert cfg.canonical.to_spec() == "view,joints"  # docs/CANONICAL.md's choice
     assert cfg.features.augmented_copies >= 4 and cfg.head.copy_sampling == "one"
-    assert cfg.head.milestone_fractions and cfg.head.tau_grid and cfg.head.weight_decay > 0
-    assert (cfg.validation.protocol, cfg.validation.backbone) == ("protocol", "pseudo-seen")
+    assert cfg.head.milestone_fractions and cfg.head.weight_decay > 0 and cfg.head.tau == 0.1
+    assert (cfg.validation.protocol, cfg.validation.backbone, cfg.validation.smooth_epochs) == ("protocol", "shared", 3)
     assert not cfg.out.startswith("checkpoints/")
     # the r0..r4 files are what the generator writes from the 32/10 file
     files = {s: (repo_root / "configs" / f"pool42-r{s}-v2.yaml").read_text() for s in range(5)}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from star.training.loop import run_milestones, schedule_lr, step_lr
-from star.training.head import TrainStep, epoch_rows
+from star.training.head import TrainStep, epoch_rows, smoothed
 from star.training.sidecar import learning_curves
 
 
@@ -67,3 +67,21 @@ def test_learning_curves_are_columns_per_stage():
     assert got["validation"] == {"epoch": [1, 2], "lr": [0.01, 0.001], "tau": [0.1, 0.1], "loss_total": [2.0, 1.5],
                                  "val_H": [0.3, 0.35], "val_zsl": [0.5, 0.55], "val_ausuc": [0.2, 0.25]}
     assert got["final"] == {"epoch": [1], "lr": [0.01], "tau": [0.1], "loss_total": [1.9]}
+
+
+def test_smoothed_selection_curve_exact_values():
+    assert smoothed([1.0, 2.0, 6.0], 3) == [1.5, 3.0, 4.0]
+    assert smoothed([1.0, 2.0, 6.0], 1) == [1.0, 2.0, 6.0]
+    assert smoothed([0.0, 5.0, 0.0, 0.0, 3.0, 3.0], 3) == pytest.approx([2.5, 5 / 3, 5 / 3, 1.0, 2.0, 3.0])
+    # one lucky early epoch (0.31) loses to a stable later plateau once smoothed
+    curve = [0.31, 0.16, 0.12, 0.2, 0.28, 0.29, 0.3]
+    assert int(np.argmax(curve)) == 0 and int(np.argmax(smoothed(curve, 3))) == 6
+
+
+def test_smooth_epochs_must_be_odd():
+    from star.config import ValidationConfig
+
+    for bad in (0, 2):
+        with pytest.raises(ValueError, match="smooth_epochs"):
+            ValidationConfig(smooth_epochs=bad)
+    assert ValidationConfig(smooth_epochs=3).smooth_epochs == 3

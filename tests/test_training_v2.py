@@ -42,13 +42,16 @@ def test_sidecar_records_the_recipe(v2_run):
     assert set(g["held_out"]) == {"nwucla", "msr3d", "gtu3d"} and not set(g["pseudo_unseen_classes"]) & set(meta["unseen_classes"])
     assert meta["tau"]["grid"] == [0.1, 0.2] and meta["tau"]["initial"] in (0.1, 0.2)
     assert meta["tau"]["value"] == meta["tau"]["initial"] and not meta["tau"]["learned"]
-    assert meta["schedule"]["final_milestones"] == [max(1, int(0.5 * g["epoch"]))]
+    # the final run replays the 3-epoch validation schedule (drop at floor(0.5 * 3) = 1) up to the chosen epoch
+    assert meta["schedule"]["final_milestones"] == ([1] if g["epoch"] > 1 else [])
+    assert meta["schedule"]["final"] == "replay of the 3-epoch validation schedule" and g["smooth_epochs"] == 1
     curves = meta["learning_curves"]
     assert set(curves) == {"validation tau=0.1", "validation tau=0.2", "final"}
     for stage in ("validation tau=0.1", "validation tau=0.2"):
         assert curves[stage]["epoch"] == [1, 2, 3] and len(curves[stage]["val_ausuc"]) == 3
         assert curves[stage]["lr"] == pytest.approx([0.01, 0.001, 0.001])  # drop at floor(0.5 * 3) = 1: from epoch 2
     assert len(curves["final"]["loss_total"]) == g["epoch"]
+    assert curves["final"]["lr"] == pytest.approx([0.01, 0.001, 0.001][:g["epoch"]])
     state = json.loads((base / "run" / "validation" / "backbone_state.json").read_text())
     assert state["seen_classes"] == [c for c in meta["seen_classes"] if c not in g["pseudo_unseen_classes"]]
     assert state["preprocess"] == meta["preprocess"]

@@ -9,8 +9,9 @@ Honest model selection, never on test clips:
    AUSUC. The epoch (and, with ``head.tau_grid``, the temperature) with the best ``validation.select_by``
    wins, with its gamma. ``validation.backbone: pseudo-seen`` reads features of a backbone that never saw the
    pseudo-unseen classes (``<run_dir>/validation``).
-2. Final run: the head trains on all seen-class training clips for that many epochs (same schedule shape:
-   ``head.milestone_fractions`` / ``cosine`` scale to the chosen length; ``head.copy_sampling: one`` trains
+2. Final run: the head trains on all seen-class training clips for that many epochs, replaying the
+   validation run's learning rates (the schedule of a ``head.epochs`` run, stopped at the chosen epoch), so
+   the final head sees exactly the rates the chosen validation epoch had (``head.copy_sampling: one`` trains
    on one of each clip's cached copies per epoch).
 3. The test set is evaluated once, and the checkpoint with its evaluation bundle is written.
 """
@@ -103,12 +104,13 @@ def epoch_rows(rows: np.ndarray, clips: np.ndarray, sampling: str, rng: np.rando
 
 def fit(head, x: np.ndarray, rows: np.ndarray, y: np.ndarray, names, parts, classes: list[int], cfg: RunConfig,
         epochs: int, log: RunLog, stage: str, on_epoch=None, clips: np.ndarray | None = None,
-        tau: float | None = None) -> tuple[list[dict], float]:
+        tau: float | None = None, schedule_epochs: int | None = None) -> tuple[list[dict], float]:
     """Train ``head`` on rows ``rows`` of (x, y) (x may be memory-mapped) for ``epochs``.
 
     ``clips``: each row's clip id (``head.copy_sampling: one`` draws one row per clip every epoch);
     ``tau``: the temperature (default ``head.tau``; with ``head.learn_tau`` its initial value);
-    ``on_epoch(epoch) -> dict`` adds validation metrics. The lr follows ``head.schedule`` over ``epochs``.
+    ``on_epoch(epoch) -> dict`` adds validation metrics. The lr follows ``head.schedule`` of a run of
+    ``schedule_epochs`` epochs (default ``epochs``; a longer one stops early, replaying its first rates).
     Returns (per-epoch records, final tau).
     """
     hcfg, device = cfg.head, cfg.device
@@ -124,7 +126,7 @@ def fit(head, x: np.ndarray, rows: np.ndarray, y: np.ndarray, names, parts, clas
     history = []
     for epoch in range(epochs):
         rng = np.random.default_rng(cfg.seed * 7919 + epoch)
-        lr = schedule_lr(epoch, epochs, hcfg.lr, hcfg.schedule, hcfg.milestones, hcfg.milestone_fractions)
+        lr = schedule_lr(epoch, schedule_epochs or epochs, hcfg.lr, hcfg.schedule, hcfg.milestones, hcfg.milestone_fractions)
         set_lr(opt, lr)
         head.train()
         mine_rows = epoch_rows(rows, clips, hcfg.copy_sampling, rng)
@@ -174,6 +176,13 @@ def validation_metrics(scores: np.ndarray, labels: np.ndarray, p_seen: list[int]
             "val_zsl": float(zsl_accuracy(sub, y_sub, u_sub)), "val_ausuc": float(ausuc(s_curve, u_curve))}
 
 
+def smoothed(values: list[float], window: int) -> list[float]:
+    """``values`` averaged over a centred window of ``window`` (odd) neighbours; at the ends the window
+    shrinks to the values that exist (``smoothed([1, 2, 6], 3) == [1.5, 3.0, 4.0]``)."""
+    half = window // 2
+    return [float(np.mean(values[max(0, i - half):i + half + 1])) for i in range(len(values))]
+
+
 def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
     """Validation run(s) on the pseudo-unseen fold: the chosen epoch, gamma, tau and the per-epoch curves.
 
@@ -206,17 +215,20 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
         stage = "validation" if len(taus) == 1 else f"validation tau={tau:g}"
         history, tau_end = fit(head, feats["x"], tr, feats["y"], names, parts, p_seen, cfg, cfg.head.epochs, log,
                                stage, on_epoch, clips=feats["source"][tr], tau=tau)
-        for r in history:
+        for r, score in zip(history, smoothed([r[key] for r in history], vcfg.smooth_epochs)):
             r["tau_init"] = tau
+            r["select_score"] = score
         runs.append(history)
-    best = max((r for h in runs for r in h), key=lambda r: (r[key], -r["epoch"], -taus.index(r["tau_init"])))
+    best = max((r for h in runs for r in h),
+               key=lambda r: (r["select_score"], -r["epoch"], -taus.index(r["tau_init"])))
     tau_by = ("learned (log tau, from head.tau)" if cfg.head.learn_tau else "config (head.tau)") if len(taus) == 1 \
         else f"validation: best {vcfg.select_by} over head.tau_grid" + (" (initial values, then learned)"
                                                                          if cfg.head.learn_tau else "")
     return {"epoch": best["epoch"], "gamma": best["val_gamma"], "val_H": best["val_H"], "val_zsl": best["val_zsl"],
             "val_ausuc": best["val_ausuc"], "val_S": best["val_S"], "val_U": best["val_U"],
             "tau": best["tau_init"], "tau_chosen_by": tau_by, "tau_grid": taus,
-            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "protocol": vcfg.protocol,
+            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "smooth_epochs": vcfg.smooth_epochs,
+            "final_schedule": f"replay of the {cfg.head.epochs}-epoch validation schedule", "protocol": vcfg.protocol,
             "backbone": vcfg.backbone, "held_out": fold.get("held_out"),
             "fold_sizes": {k: len(fold[k]) for k in ("train", "val_seen", "val_unseen")},
             "curve": [r for h in runs for r in h]}
@@ -238,7 +250,7 @@ def train_head(cfg: RunConfig) -> Path:
     head = new_head(cfg, bench, names.shape[1])
     final_curve, tau_final = fit(head, feats["x"], np.arange(len(feats["y"])), feats["y"], names, parts,
                                  bench.seen_classes, cfg, choice["epoch"], log, "final", clips=feats["source"],
-                                 tau=choice["tau"])
+                                 tau=choice["tau"], schedule_epochs=cfg.head.epochs)
     choice = {**choice, "final_curve": final_curve, "tau_final": tau_final}
     head.eval()
     out = Path(cfg.out)

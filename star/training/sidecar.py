@@ -48,12 +48,15 @@ def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: di
                   "val_H": choice["val_H"], "val_zsl": choice["val_zsl"],
                   "pseudo_unseen_classes": choice["pseudo_unseen_classes"], "select_by": choice["select_by"],
                   **{k: choice[k] for k in ("val_ausuc", "val_S", "val_U", "protocol", "backbone", "held_out",
-                                            "fold_sizes") if k in choice}},
+                                            "fold_sizes", "smooth_epochs") if k in choice}},
         "tau": {"value": choice.get("tau_final", hcfg.tau), "initial": choice.get("tau", hcfg.tau),
                 "learned": hcfg.learn_tau, "chosen_by": choice.get("tau_chosen_by", "config (head.tau)"),
                 "grid": choice.get("tau_grid", [hcfg.tau])},
         "schedule": {"kind": hcfg.schedule, "lr": hcfg.lr, "weight_decay": hcfg.weight_decay,
-                     "final_milestones": run_milestones(choice["epoch"], hcfg.milestones, hcfg.milestone_fractions)
+                     # the final run replays the validation run's schedule (head.epochs long) up to the chosen epoch
+                     "final": choice.get("final_schedule", "rescaled to the chosen length"),
+                     "final_milestones": [m for m in run_milestones(hcfg.epochs, hcfg.milestones,
+                                                                    hcfg.milestone_fractions) if m < choice["epoch"]]
                      if hcfg.schedule == "step" else None, "copy_sampling": hcfg.copy_sampling,
                      "augmented_copies": cfg.features.augmented_copies},
         "validation_curve": choice["curve"],

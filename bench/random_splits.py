@@ -1,0 +1,101 @@
+"""Train the comparison runs of issue 11 with the v2 recipe: one backbone per split, several heads per split.
+
+For each split (``r0``..``r4`` = configs/pool42-r{N}-v2.yaml, ``3210`` = configs/pool42-32-10-v2.yaml):
+
+1. ``star train-backbone`` and ``star extract`` with the split's config (once: skipped when the run
+   directory already has them; the backbone is trained with the config's seed 0);
+2. one head per (model, seed), written to ``runs/v2-<split>/ckpt/<model>-s<seed>``, skipped when it exists.
+   The seed changes the head's initialisation, its batches and the pseudo-unseen validation fold; the
+   backbone and its cached features are shared by every head of the split.
+
+Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts) and ``baseline`` (the global
+baseline on the same features). The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
+collects everything into docs/RESULTS.md and docs/results.json.
+
+    .venv/bin/python bench/random_splits.py --split r0 --models star-6,baseline --seeds 0,1,2
+    .venv/bin/python bench/random_splits.py --split r0 --stage backbone    # backbone + features only
+
+One thread per job (``OMP_NUM_THREADS=1``) lets two jobs share a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from star.config import resolve_config  # noqa: E402
+from star.features import BACKBONE_FILE, FEATURE_INFO_FILE  # noqa: E402
+from star.paths import CONFIGS_DIR  # noqa: E402
+
+SPLITS = ("r0", "r1", "r2", "r3", "r4", "3210")
+MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.arch.num_parts": 2},
+          "baseline": {"head.model": "baseline"}}
+
+
+def config_path(split: str) -> Path:
+    return CONFIGS_DIR / ("pool42-32-10-v2.yaml" if split == "3210" else f"pool42-{split}-v2.yaml")
+
+
+def checkpoint_dir(split: str, model: str, seed: int) -> Path:
+    """Where the head of (split, model, seed) is written (under the split's run directory)."""
+    return resolve_config(path=config_path(split)).run_path / "ckpt" / f"{model}-s{seed}"
+
+
+def ensure_backbone(split: str) -> None:
+    from star.features import extract_features
+    from star.training.backbone import train_backbone
+
+    cfg = resolve_config(path=config_path(split))
+    if not (cfg.run_path / BACKBONE_FILE).exists():
+        t0 = time.perf_counter()
+        train_backbone(resolve_config(path=config_path(split)))
+        print(f"== {split}: backbone {time.perf_counter() - t0:.0f} s", flush=True)
+    if not (cfg.run_path / FEATURE_INFO_FILE).exists():
+        t0 = time.perf_counter()
+        extract_features(resolve_config(path=config_path(split)))
+        print(f"== {split}: features {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
+    from star.training.head import train_head
+
+    for seed in seeds:
+        for model in models:
+            out = checkpoint_dir(split, model, seed)
+            if (out / "model.json").exists():
+                continue
+            t0 = time.perf_counter()
+            print(f"== {split}: {model} seed {seed}", flush=True)
+            train_head(resolve_config(path=config_path(split),
+                                      overrides={**MODELS[model], "seed": seed, "out": str(out)}))
+            print(f"== {split}: {model} seed {seed} done in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", required=True, help=f"comma-separated, of {', '.join(SPLITS)}")
+    ap.add_argument("--models", default="star-6,baseline", help=f"comma-separated, of {', '.join(MODELS)}")
+    ap.add_argument("--seeds", default="0,1,2", help="head seeds, comma-separated")
+    ap.add_argument("--stage", choices=("all", "backbone", "heads"), default="all")
+    args = ap.parse_args(argv)
+    splits = [s.strip() for s in args.split.split(",") if s.strip()]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = [s for s in splits if s not in SPLITS] + [m for m in models if m not in MODELS]
+    if bad:
+        ap.error(f"unknown split or model: {', '.join(bad)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for split in splits:
+        if args.stage in ("all", "backbone"):
+            ensure_backbone(split)
+        if args.stage in ("all", "heads"):
+            train_heads(split, models, seeds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
