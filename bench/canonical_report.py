@@ -20,11 +20,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from star.analysis import mean_ci as ci  # noqa: E402
 from star.skeleton.canonical import Canonical  # noqa: E402
 from star.training.runlog import cpu_model  # noqa: E402
 
@@ -43,17 +43,6 @@ LABELS = {  # spec string -> (letter, description), in the order of the ablation
 }
 METRICS = [("zsl_acc", "ZSL"), ("S", "S"), ("U", "U"), ("H", "H"), ("H_best_test", "H best-on-test"),
            ("ausuc", "AUSUC"), ("H_val", "H val"), ("zsl_acc_val", "ZSL val")]
-
-
-def ci(values) -> tuple[float, float, int]:
-    """(mean, 95 % CI half-width, n) with the t distribution; half-width nan for n < 2."""
-    v = np.asarray([x for x in values if x is not None], float)
-    n = len(v)
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    if n < 2:
-        return float(v.mean()), float("nan"), n
-    return float(v.mean()), float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n)), n
 
 
 def fmt(mean: float, half: float, pct: bool = True) -> str:
@@ -118,9 +107,9 @@ def build(records: list[dict]) -> str:
     w("```\nexport HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 J=bench/results/canonical_mlp.json\n"
       f"SPECS='{specs_all}'\n"
       ".venv/bin/python bench/mlp_floor.py --split pool42-r0,pool42-r1,pool42-r2,pool42-r3,pool42-r4 \\\n"
-      "    --seed 0,1,2 --canonical \"$SPECS\" --json-out $J --skip-done\n"
+      "    --seed 0,1,2 --canonical \"$SPECS\" --protocol clips --val-fraction 0.2 --json-out $J --skip-done\n"
       ".venv/bin/python bench/mlp_floor.py --split pool42-32/10 --seed 0,1,2 \\\n"
-      "    --canonical 'legacy;view,joints,scale,smooth=1' --json-out $J --skip-done\n"
+      "    --canonical 'legacy;view,joints,scale,smooth=1' --protocol clips --val-fraction 0.2 --json-out $J --skip-done\n"
       ".venv/bin/python bench/canonical_report.py\n```\n")
     w("The model: 32 resampled frames + velocities of body 0 after the canonical spec and the model-input "
       "centring, a 2-layer MLP (256 wide) into MiniLM name space, cosine / 0.1 cross-entropy on the seen "

@@ -6,8 +6,10 @@ Per run (one benchmark split, one seed, one canonical spec):
    resize to 32 frames) -> body 0 -> positions (32, 75) and velocities (32, 75), flattened (4800,),
    z-scored with the training clips' statistics;
 2. validation (never touches test clips or unseen classes): ``Benchmark.pseudo_unseen_fold(seed)`` holds
-   out a quarter of the seen classes as pseudo-unseen; an MLP trained on the rest picks gamma by the
-   best H on val_seen + val_unseen (``zsl.choose_gamma``); that H is the validation H used to choose specs;
+   out a quarter of the seen classes as pseudo-unseen (``--protocol protocol``, the default: each source's
+   own held-out views / subjects, as the v2 STAR recipe; ``clips``: held-out clips of the training views,
+   as the canonical-skeleton measurements in bench/results/canonical_mlp.json); an MLP trained on the rest
+   picks gamma by the best H on val_seen + val_unseen (``zsl.choose_gamma``); that H is the validation H;
 3. test: a fresh MLP trained on all seen-class training clips; ZSL accuracy, GZSL S/U/H at the
    validation gamma, best-on-test H (optimistic, as the paper reports), AUSUC; per-source S and U
    (source = the dataset a clip's class comes from); own-source share of unseen test clips' best SEEN
@@ -24,7 +26,7 @@ augmentation (``--aug-copies K``: K copies per clip with a random crop of 80-100
     .venv/bin/python bench/mlp_floor.py --split pool42-r0,pool42-r1 --seed 0,1,2 \
         --canonical "legacy;view,joints,scale,smooth=1" --json-out bench/results/canonical_mlp.json
 
-Records are merged into --json-out by (split, seed, spec); metrics only, no data. One run is about a
+Records are merged into --json-out by (split, seed, spec, protocol); metrics only, no data. One run is about a
 minute on one CPU thread. Summaries: bench/canonical_report.py.
 """
 
@@ -168,7 +170,8 @@ def train_mlp(data: Data, idx: np.ndarray, classes: list[int], text: np.ndarray,
 
 
 # ------------------------------------------------------------------------ one run
-def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIES) -> dict:
+def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIES, protocol: str = "protocol",
+            val_fraction: float = 0.3) -> dict:
     bench, bank = data.bench, data.bank
     seen, unseen = bench.seen_classes, bench.unseen_classes
     t0 = time.perf_counter()
@@ -176,7 +179,7 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
     test_idx = bench.test_indices(bank)
 
     # validation: the pseudo-unseen fold of the seen training clips (as positions into the bank)
-    fold = _fold_positions(bench, bank, train_idx, seed)
+    fold = _fold_positions(bench, bank, train_idx, seed, protocol, val_fraction)
     val_score = train_mlp(data, fold["train"], fold["seen_classes"], text, seed, aug_copies)
     vidx = np.concatenate([fold["val_seen"], fold["val_unseen"]])
     vs = val_score(data.feats[vidx])[:, seen]  # columns: the seen classes only
@@ -198,7 +201,8 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
     pred = zsl.gzsl_predict(s, seen, gamma_val)
     zpred = zsl.zsl_predict(s, unseen)
     rec = {
-        "split": bench.name, "seed": seed, "spec": data.spec.to_spec(), "canonical": data.spec.to_dict(),
+        "split": bench.name, "seed": seed, "model": "mlp", "protocol": protocol, "spec": data.spec.to_spec(),
+        "canonical": data.spec.to_dict(),
         "zsl_acc": zsl.zsl_accuracy(s, y, unseen), "S": g["S"], "U": g["U"], "H": g["H"],
         "gamma_val": gamma_val, "H_val": h_val, "zsl_acc_val": val_zsl,
         "H_best_test": h_best, "gamma_best_test": g_best, "ausuc": zsl.ausuc(S_curve, U_curve),
@@ -221,11 +225,12 @@ def _acc(pred: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.mean(pred == y)) if len(y) else None
 
 
-def _fold_positions(bench, bank, train_idx: np.ndarray, seed: int) -> dict:
+def _fold_positions(bench, bank, train_idx: np.ndarray, seed: int, protocol: str = "clips",
+                    val_fraction: float = 0.2) -> dict:
     """``Benchmark.pseudo_unseen_fold`` on the seen training clips, as positions into ``bank``."""
     sub = bank.subset(train_idx)
     sub.extras["pos"] = train_idx.copy()
-    fold = bench.pseudo_unseen_fold(sub, seed=seed)
+    fold = bench.pseudo_unseen_fold(sub, seed=seed, val_fraction=val_fraction, protocol=protocol)
     return {"seen_classes": fold["seen_classes"], "unseen_classes": fold["unseen_classes"],
             "train": fold["train"].extras["pos"], "val_seen": fold["val_seen"].extras["pos"],
             "val_unseen": fold["val_unseen"].extras["pos"]}
@@ -255,9 +260,9 @@ def own_source_shares(s, y, src, seen, unseen, class_source, text) -> dict:
 
 # ------------------------------------------------------------------------ records
 def merge_records(path: Path, new: list[dict]) -> None:
-    """Merge ``new`` into the JSON list at ``path`` by (split, seed, spec); atomic write."""
+    """Merge ``new`` into the JSON list at ``path`` by (split, seed, spec, protocol); atomic write."""
     old = json.loads(path.read_text()) if path.is_file() else []
-    key = lambda r: (r["split"], r["seed"], r["spec"])  # noqa: E731
+    key = lambda r: (r["split"], r["seed"], r["spec"], r.get("protocol", "clips"))  # noqa: E731
     merged = {key(r): r for r in old}
     merged.update({key(r): r for r in new})
     out = sorted(merged.values(), key=lambda r: (r["split"], r["spec"], r["seed"]))
@@ -276,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", default=None, help="merge records into this JSON file")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aug-copies", type=int, default=AUG_COPIES, help="augmented copies per training clip")
-    ap.add_argument("--skip-done", action="store_true", help="skip (split, seed, spec) already in --json-out")
+    ap.add_argument("--protocol", choices=("protocol", "clips"), default="protocol",
+                    help="validation fold: each source's held-out views / subjects (protocol) or held-out clips")
+    ap.add_argument("--val-fraction", type=float, default=0.3, help="validation share (as validation.val_fraction)")
+    ap.add_argument("--skip-done", action="store_true", help="skip (split, seed, spec, protocol) already in --json-out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
@@ -285,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.json_out) if args.json_out else None
     done = set()
     if out is not None and args.skip_done and out.is_file():
-        done = {(r["split"], r["seed"], r["spec"]) for r in json.loads(out.read_text())}
+        done = {(r["split"], r["seed"], r["spec"], r.get("protocol", "clips")) for r in json.loads(out.read_text())}
     banks: dict = {}  # one load per set of clip-bank files (all pool42 splits share one)
     prepared: dict = {}  # (files, spec) -> Data: the canonical features do not depend on the class split
     for split in splits:
@@ -294,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         if bench.components not in banks:
             banks[bench.components] = bench.load_bank()
         for spec in specs:
-            todo = [sd for sd in seeds if (bench.name, sd, spec.to_spec()) not in done]
+            todo = [sd for sd in seeds if (bench.name, sd, spec.to_spec(), args.protocol) not in done]
             if not todo:
                 continue
             t0 = time.perf_counter()
@@ -305,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             data.bench = bench
             prep = time.perf_counter() - t0
             for seed in todo:
-                rec = run_one(data, text, seed, args.aug_copies)
+                rec = run_one(data, text, seed, args.aug_copies, args.protocol, args.val_fraction)
                 rec["prep_s"] = prep
                 print(f"{bench.name} seed {seed} [{rec['spec']}]: ZSL {100 * rec['zsl_acc']:.1f}  "
                       f"S/U/H {100 * rec['S']:.1f}/{100 * rec['U']:.1f}/{100 * rec['H']:.1f} "

@@ -8,8 +8,9 @@ For each split (``r0``..``r4`` = configs/pool42-r{N}-v2.yaml, ``3210`` = configs
    The seed changes the head's initialisation, its batches and the pseudo-unseen validation fold; the
    backbone and its cached features are shared by every head of the split.
 
-Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts) and ``baseline`` (the global
-baseline on the same features). The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
+Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts), ``baseline`` (the global
+baseline on the same features) and the Table-7 ablations of STAR-6 (``no-am``, ``no-vap``, ``no-spp``,
+``no-mpce``, ``no-sce``, ``no-gce``). The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
     .venv/bin/python bench/random_splits.py --split r0 --models star-6,baseline --seeds 0,1,2
@@ -34,7 +35,11 @@ from star.paths import CONFIGS_DIR  # noqa: E402
 
 SPLITS = ("r0", "r1", "r2", "r3", "r4", "3210")
 MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.arch.num_parts": 2},
-          "baseline": {"head.model": "baseline"}}
+          "baseline": {"head.model": "baseline"},
+          # the paper's Table-7 ablations of STAR-6 (one component off each)
+          "no-am": {"head.arch.use_attention": False}, "no-vap": {"head.arch.use_visual_prompts": False},
+          "no-spp": {"head.arch.use_semantic_prompts": False}, "no-mpce": {"head.use_mpce": False},
+          "no-sce": {"head.use_sce": False}, "no-gce": {"head.use_gce": False}}
 
 
 def config_path(split: str) -> Path:

@@ -1,4 +1,5 @@
-"""Calibration page: S / U / H at the sidebar's gamma, the seen-unseen curve, AUSUC, classes that gain or lose."""
+"""Calibration page: S / U / H at the sidebar's gamma, the seen-unseen curve, AUSUC, classes that gain or lose,
+and how the checkpoint's gamma was chosen on validation data and how it transfers to the test clips."""
 
 import streamlit as st
 
@@ -29,3 +30,11 @@ if view is not None:
         st.info("No class changes accuracy between the checkpoint's gamma and this one.")
     else:
         st.dataframe(rows, hide_index=True, width="stretch")
+
+    st.subheader(f"How this gamma was chosen: {view.gamma:.3f}")
+    for paragraph in model_view.gamma_story(view.meta):
+        st.markdown(paragraph)
+    val = model_view.validation_curve(view.meta)
+    if val is not None:
+        st.plotly_chart(viz.validation_curve(val["epoch"], val, val["chosen_epoch"],
+                                             title=f"Validation curve ({val['stage']})"), width="stretch")

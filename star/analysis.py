@@ -1,4 +1,5 @@
-"""Analysis helpers for the app: cached t-SNE, confusion pairs, per-class gains/losses as gamma moves.
+"""Analysis helpers for the app and the bench scripts: cached t-SNE, confusion pairs, per-class gains/losses as
+gamma moves, means with confidence intervals.
 
 Pure numpy / scikit-learn; no streamlit. The t-SNE cache is a folder of ``.npy`` files written atomically
 (temporary file + ``os.replace``), named by a caller key plus a digest of the input points and parameters,
@@ -175,3 +176,36 @@ def subsample_per_class(labels: np.ndarray, max_points: int) -> np.ndarray:
                 picked.append(rows[r])
         r += 1
     return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
+    """(mean, half-width of the ``level`` confidence interval with Student's t, n) of ``values`` (None skipped).
+
+    The half-width is ``t(1 - (1 - level) / 2, n - 1) * sd / sqrt(n)`` with the sample standard deviation;
+    nan for n < 2 (and the mean nan for n = 0). Paired differences are ``mean_ci(a_i - b_i)``."""
+    from scipy import stats
+
+    v = np.asarray([x for x in values if x is not None], float)
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    if n < 2:
+        return float(v.mean()), float("nan"), n
+    return float(v.mean()), float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n)), n
+
+
+def paired_difference(records: list[dict], a: str, b: str, key: str, group: str = "split",
+                      pair: str = "seed") -> tuple[float, float, int]:
+    """``mean_ci`` over groups (splits) of model ``a`` minus model ``b`` on ``key``.
+
+    ``records``: dicts with ``model``, ``group``, ``pair`` and ``key``. Within a group, runs are paired by
+    ``pair`` (the same seed: the same validation fold) and the differences averaged, so every group counts
+    once; groups where no pair has both models are left out."""
+    by: dict = {}
+    for r in records:
+        by.setdefault((r[group], r[pair]), {})[r["model"]] = r[key]
+    per_group: dict = {}
+    for (g, _), row in by.items():
+        if a in row and b in row:
+            per_group.setdefault(g, []).append(row[a] - row[b])
+    return mean_ci([float(np.mean(v)) for v in per_group.values()])

@@ -6,6 +6,7 @@
 - ``part_attention_heatmaps(att)``: one heatmap per part, time x that part's joints, from a (T', 25) map.
 - ``part_match_heatmap(part_scores)``: parts x classes, how strongly each part feature matches each class.
 - ``su_curve(S, U)``: the seen-unseen accuracy curve with the current operating point.
+- ``validation_curve(epochs, series)``: validation H / S / U per epoch with the chosen epoch marked.
 - ``confusion_heatmap(counts)``: row-normalised confusion with the raw counts in the hover.
 - ``embedding_scatter(xy, groups)``: a 2-D scatter (t-SNE) coloured by group, symbols per point, hover text.
 """
@@ -195,6 +196,32 @@ def su_curve(S: Sequence[float], U: Sequence[float], current: tuple[float, float
     fig.update_layout(title="Seen-unseen accuracy curve" + label, xaxis=dict(title="U: unseen accuracy (%)",
                       range=[0, 100]), yaxis=dict(title="S: seen accuracy (%)", range=[0, 100]),
                       height=440, margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.99, xanchor="right", y=0.99))
+    return fig
+
+
+VALIDATION_SERIES = {"val_H": ("H", "#4363d8", "solid"), "val_S": ("S (pseudo-seen)", "#f58231", "solid"),
+                     "val_U": ("U (pseudo-unseen)", "#3cb44b", "solid"), "val_zsl": ("ZSL", "#911eb4", "dot")}
+
+
+def validation_curve(epochs: Sequence[int], series: dict[str, Sequence[float]], chosen_epoch: int | None = None,
+                     title: str = "Validation curve (pseudo-unseen fold)") -> go.Figure:
+    """Validation scores per epoch (percent): one line per key of ``series`` present in ``VALIDATION_SERIES``
+    (``val_H``, ``val_S``, ``val_U``, ``val_zsl``), and a marker on H at ``chosen_epoch``."""
+    ep = list(epochs)
+    fig = go.Figure()
+    for key, (name, colour, dash) in VALIDATION_SERIES.items():
+        if key in series:
+            fig.add_trace(go.Scatter(x=ep, y=np.asarray(series[key], np.float64) * 100, mode="lines+markers",
+                                     name=name, line=dict(color=colour, width=2, dash=dash), marker=dict(size=5),
+                                     hovertemplate=f"epoch %{{x}}<br>{name} %{{y:.1f}}%<extra></extra>"))
+    if chosen_epoch in ep and "val_H" in series:
+        h = float(series["val_H"][ep.index(chosen_epoch)]) * 100
+        fig.add_trace(go.Scatter(x=[chosen_epoch], y=[h], mode="markers", name="chosen epoch",
+                                 marker=dict(color="#e6194b", size=13, symbol="star"),
+                                 hovertemplate="chosen epoch %{x}<br>H %{y:.1f}%<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(title="epoch", dtick=1 if len(ep) <= 30 else None),
+                      yaxis=dict(title="validation score (%)", range=[0, 100]), height=380,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.99, xanchor="right", y=0.99))
     return fig
 
 

@@ -122,3 +122,30 @@ def test_file_digest_changes_with_content(tmp_path):
     d1 = analysis.file_digest(p)
     p.write_bytes(b"two")
     assert d1 != analysis.file_digest(p) and len(d1) == 16
+
+
+def test_mean_ci_exact_values():
+    from star.analysis import mean_ci
+
+    # [1, 2, 3]: mean 2, sd 1, t(0.975, 2) = 4.302653 -> half-width 4.302653 / sqrt(3) = 2.484138
+    m, h, n = mean_ci([1.0, 2.0, 3.0])
+    assert (m, n) == (2.0, 3) and h == pytest.approx(2.484138, abs=1e-6)
+    # paired differences of two models over 4 splits
+    m, h, n = mean_ci(np.array([0.10, 0.12, 0.08, 0.14]) - np.array([0.05, 0.05, 0.05, 0.05]))
+    assert m == pytest.approx(0.06) and n == 4 and h == pytest.approx(3.182446 * np.std([5, 7, 3, 9], ddof=1) / 100 / 2)
+    assert mean_ci([0.5, None]) == (0.5, pytest.approx(float("nan"), nan_ok=True), 1)
+    assert mean_ci([])[2] == 0 and np.isnan(mean_ci([])[0])
+
+
+def test_paired_difference_pairs_by_seed_and_averages_per_split():
+    from star.analysis import mean_ci, paired_difference
+
+    recs = [{"split": "r0", "seed": 0, "model": "a", "H": 0.5}, {"split": "r0", "seed": 0, "model": "b", "H": 0.4},
+            {"split": "r0", "seed": 1, "model": "a", "H": 0.6}, {"split": "r0", "seed": 1, "model": "b", "H": 0.3},
+            {"split": "r1", "seed": 0, "model": "a", "H": 0.2}, {"split": "r1", "seed": 0, "model": "b", "H": 0.2},
+            {"split": "r1", "seed": 1, "model": "a", "H": 0.9},  # no b for seed 1: not paired
+            {"split": "r2", "seed": 0, "model": "b", "H": 0.1}]  # no a at all: r2 left out
+    m, h, n = paired_difference(recs, "a", "b", "H")
+    # r0: mean(0.1, 0.3) = 0.2; r1: 0.0 -> over 2 splits
+    assert n == 2 and m == pytest.approx(0.1)
+    assert h == pytest.approx(mean_ci([0.2, 0.0])[1])

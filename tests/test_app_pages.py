@@ -127,6 +127,16 @@ def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
     assert at.sidebar.slider(key="gamma").value == pytest.approx(g)
 
 
+def test_calibration_page_tells_how_the_checkpoint_gamma_was_chosen(app, view):
+    at = _open(app, "Calibration")
+    assert f"How this gamma was chosen: {view.gamma:.3f}" in [h.value for h in at.subheader]
+    shown = [m.value for m in at.markdown]
+    story = model_view.gamma_story(view.meta)
+    assert story and all(p in shown for p in story)
+    curve = model_view.validation_curve(view.meta)
+    assert len(at.get("plotly_chart")) == (1 if curve is None else 2)  # the seen-unseen curve (+ validation)
+
+
 def test_confusion_page_lists_most_confused_pairs(app, view):
     at = _open(app, "Confusion")
     want = model_view.confusions(view, view.gamma)

@@ -131,6 +131,126 @@ def class_changes(view: ModelView, gamma: float) -> list[dict[str, Any]]:
             for r in rows]
 
 
+GOOD_TRANSFER_POINTS = 3.0  # a validation gamma within this many points of H of the test-best one transfers well
+SELECT_BY = {"H": "H (the harmonic mean of S and U)", "zsl": "ZSL accuracy on the pseudo-unseen classes",
+             "ausuc": "AUSUC (area under the seen-unseen curve)"}
+CURVE_SERIES = ("val_H", "val_S", "val_U", "val_zsl")
+
+
+def _pct(x: float) -> str:
+    return f"{float(x) * 100:.1f}%"
+
+
+def _held_out_rule(source: str, rule: Any) -> str:
+    """One source's held-out part, e.g. 'nwucla: view 1'; the sidecar's dict {rule, groups} or any other value."""
+    if isinstance(rule, dict) and "rule" in rule:
+        groups = ", ".join(str(g) for g in rule.get("groups") or [])
+        return f"{source}: {rule['rule']}" + (f" {groups}" if groups else "")
+    return f"{source}: {rule}"
+
+
+def gamma_story(meta: dict[str, Any]) -> list[str]:
+    """Markdown paragraphs: how the sidecar's gamma was chosen on validation data, and how it transfers to the
+    test clips (H at that gamma vs the best H any gamma reaches on the test set). Optional fields missing from
+    older sidecars are skipped."""
+    g, m = meta.get("gamma", {}), meta.get("metrics", {})
+    names = meta.get("class_names", [])
+    value = float(g["value"])
+    out = []
+
+    chosen = ["**How it was chosen.** " + (f"Gamma {value:.3f} was chosen by {g['chosen_by']}." if g.get("chosen_by")
+                                            else f"Gamma {value:.3f} comes from validation data, never from test clips.")]
+    # sidecars from before the protocol fold recorded the pseudo-unseen classes but not the fold: that was "clips"
+    protocol = g.get("protocol", "clips" if "pseudo_unseen_classes" in g else None)
+    if protocol == "clips":
+        chosen.append("The fold holds out clips of the seen classes from the same views and subjects the model "
+                      "trains on, so its clips look more like the training clips than the test clips do (those "
+                      "come from other views or subjects).")
+    elif protocol == "protocol":
+        chosen.append("The fold replays each source's own test protocol inside its training data: the held-out "
+                      "clips come from views or subjects the head never trained on, as the test clips do.")
+    held = g.get("held_out")
+    if isinstance(held, dict) and held:
+        chosen.append("Held out: " + "; ".join(_held_out_rule(k, v) for k, v in held.items()) + ".")
+    elif held:
+        chosen.append(f"Held out: {held}.")
+    if g.get("pseudo_unseen_classes"):
+        shown = [names[c] if 0 <= c < len(names) else f"class {c}" for c in g["pseudo_unseen_classes"]]
+        chosen.append(f"Seen classes played unseen: {', '.join(shown)}.")
+    sizes = g.get("fold_sizes")
+    if isinstance(sizes, dict) and {"train", "val_seen", "val_unseen"} <= set(sizes):
+        chosen.append(f"Clips: {sizes['train']} to train on, {sizes['val_seen']} pseudo-seen and "
+                      f"{sizes['val_unseen']} pseudo-unseen to validate on.")
+    if g.get("backbone") == "pseudo-seen":
+        chosen.append("Its features come from a second backbone trained on the fold's training clips only, so "
+                      "the pseudo-unseen classes were truly unseen.")
+    elif g.get("backbone") == "shared":
+        chosen.append("Its features come from the run's own backbone, which did see the pseudo-unseen classes "
+                      "(their clips were among its training data).")
+    out.append(" ".join(chosen))
+
+    if "epoch" in g:
+        sel = g.get("select_by")
+        epoch = [f"The chosen epoch is {g['epoch']}"
+                 + (f", the one with the best validation {SELECT_BY.get(sel, sel)}" if sel else "")
+                 + (f" averaged over {g['smooth_epochs']} neighbouring epochs" if g.get("smooth_epochs", 1) > 1
+                    else "") + "; gamma is the value that maximises validation H at that epoch."]
+        if "val_H" in g:
+            su = [f"{k} {_pct(g[f'val_{k}'])}" for k in ("S", "U") if f"val_{k}" in g]
+            epoch.append(f"There, validation H is {_pct(g['val_H'])}" + (f" ({', '.join(su)})" if su else "")
+                         + (f", ZSL accuracy {_pct(g['val_zsl'])}" if "val_zsl" in g else "") + ".")
+        out.append(" ".join(epoch))
+
+    if "H" in m:
+        su = [f"{k} {_pct(m[k])}" for k in ("S", "U") if k in m]
+        transfer = [f"**How it transfers to the test clips.** At gamma {value:.3f} the test clips score H "
+                    f"{_pct(m['H'])}" + (f" ({', '.join(su)})" if su else "") + "."]
+        if "H_best_test" in m:
+            gap = (float(m["H_best_test"]) - float(m["H"])) * 100
+            best_g = m.get("gamma_best_test")
+            transfer.append(f"The best H any gamma reaches on them is {_pct(m['H_best_test'])}"
+                            + (f", at gamma {float(best_g):.3f}" if best_g is not None else "")
+                            + " (picked on the test set: the paper's optimistic protocol, never used to choose). "
+                            f"Gap: {gap:.1f} points.")
+            out.append(" ".join(transfer))
+            if gap <= GOOD_TRANSFER_POINTS:
+                out.append(f"**Verdict:** the validation gamma transfers well (within {GOOD_TRANSFER_POINTS:g} "
+                           "points of the test-best H).")
+            elif best_g is None:
+                out.append(f"**Verdict:** the validation gamma does not transfer well: it loses {gap:.1f} points "
+                           "of H on the test clips.")
+            elif value > float(best_g):
+                out.append(f"**Verdict:** the validation gamma is larger than the test-best one ({value:.3f} vs "
+                           f"{float(best_g):.3f}): it favours unseen classes too much, so S drops.")
+            else:
+                out.append(f"**Verdict:** the validation gamma is smaller than the test-best one ({value:.3f} vs "
+                           f"{float(best_g):.3f}): it favours seen classes too much, so U drops.")
+        else:
+            out.append(" ".join(transfer))
+    return out
+
+
+def validation_curve(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The validation run's per-epoch curve {'stage', 'epoch', 'val_H', ... (those present), 'chosen_epoch'}, from
+    the sidecar's ``learning_curves`` (or the older ``validation_curve`` records); None without one. With a tau
+    grid, the run of the chosen tau."""
+    stages = dict(meta.get("learning_curves") or {})
+    if not stages:
+        for r in meta.get("validation_curve") or []:
+            col = stages.setdefault(r.get("stage", "validation"), {})
+            for k in ("epoch", *CURVE_SERIES):
+                if k in r:
+                    col.setdefault(k, []).append(r[k])
+    runs = [s for s in stages if s.startswith("validation") and {"epoch", "val_H"} <= set(stages[s])]
+    if not runs:
+        return None
+    tau = (meta.get("tau") or {}).get("initial")
+    stage = next((s for s in runs if tau is not None and s == f"validation tau={float(tau):g}"), runs[0])
+    col = stages[stage]
+    return {"stage": stage, "epoch": list(col["epoch"]), "chosen_epoch": meta.get("gamma", {}).get("epoch"),
+            **{k: list(col[k]) for k in CURVE_SERIES if len(col.get(k, [])) == len(col["epoch"])}}
+
+
 # ----------------------------------------------------------------------------------- confusion
 def confusions(view: ModelView, gamma: float, top: int = 15) -> dict[str, Any]:
     """ZSL confusion (U, U) over unseen classes, GZSL confusion (C, C) at gamma, and their most confused pairs."""
