@@ -94,7 +94,7 @@ def head_record(split: str, model: str, seed: int, ck) -> dict:
            "gamma_val": float(g["value"]), "gamma_best_test": float(m["gamma_best_test"]),
            "epoch": g["epoch"], "val_H": g["val_H"], "tau": ck.meta["tau"]["value"],
            "preprocess": ck.meta["config"]["preprocess"], "wall_time_s": ck.meta["wall_time_s"],
-           "device": ck.meta.get("device"), "checkpoint": str(ck.path.relative_to(REPO))}
+           "device": ck.meta.get("device"), "checkpoint": str(Path(ck.path).resolve().relative_to(REPO))}
     return {**rec, **source_breakdown(ck)}
 
 
