@@ -5,7 +5,9 @@
 Reads what the training scripts left, trains nothing:
 
 - the heads of ``bench/random_splits.py`` (``runs/v2-<split>/ckpt/<model>-s<seed>``, one backbone per
-  split): STAR-6 / STAR-4 / STAR-2, the global baseline and the Table-7 ablations;
+  split): STAR-6 / STAR-4 / STAR-2, the global baseline and the Table-7 ablations. Each head's record is
+  kept in ``bench/results/heads_v2.json`` (committed), so runs made on another day or machine stay in the
+  tables after ``runs/`` is gone; a head found under ``runs/`` replaces its stored record;
 - the plain-MLP floor's records (``bench/mlp_floor.py --protocol protocol --canonical view,joints
   --json-out bench/results/mlp_floor_v2.json``): the same splits, seeds, preprocessing and validation fold;
 - nothing from ``checkpoints/``: the shipped checkpoints are copies of the 32/10 seed-0 heads.
@@ -32,12 +34,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.random_splits import MODELS, checkpoint_dir, config_path  # noqa: E402
+from bench.random_splits import MODELS, config_path  # noqa: E402
 from star.analysis import mean_ci, paired_difference  # noqa: E402
 from star.checkpoint import load_checkpoint  # noqa: E402
 from star.config import resolve_config  # noqa: E402
 from star.data.benchmarks import POOL42_COMPONENTS  # noqa: E402
-from star.training.runlog import cpu_model  # noqa: E402
 from star.zsl import gzsl_predict, zsl_predict  # noqa: E402
 
 RANDOM = ("r0", "r1", "r2", "r3", "r4")
@@ -53,6 +54,7 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
+HEADS_JSON = REPO / "bench" / "results" / "heads_v2.json"
 KEYS = ("zsl_acc", "S", "U", "H", "gamma_val", "H_best_test", "ausuc")
 
 
@@ -95,7 +97,19 @@ def head_record(split: str, model: str, seed: int, ck) -> dict:
            "epoch": g["epoch"], "val_H": g["val_H"], "tau": ck.meta["tau"]["value"],
            "preprocess": ck.meta["config"]["preprocess"], "wall_time_s": ck.meta["wall_time_s"],
            "device": ck.meta.get("device"), "checkpoint": str(Path(ck.path).resolve().relative_to(REPO))}
-    return {**rec, **source_breakdown(ck)}
+    return {**rec, **source_breakdown(ck), "learning_curve": learning_curve(ck.meta)}
+
+
+def learning_curve(meta: dict) -> dict | None:
+    """The validation run's H per epoch and learning rates, the chosen epoch and the losses, from a sidecar."""
+    curves = meta.get("learning_curves", {})
+    val = next((v for k, v in curves.items() if k.startswith("validation")), None)
+    if val is None:
+        return None
+    return {"val_H": [float(x) for x in val["val_H"]], "lr": sorted(set(val["lr"]), reverse=True),
+            "epoch": meta["gamma"]["epoch"], "smooth_epochs": meta["gamma"].get("smooth_epochs", 1),
+            "loss_validation_last": float(val.get("loss_total", [float("nan")])[-1]),
+            "loss_final_last": float(curves.get("final", {}).get("loss_total", [float("nan")])[-1])}
 
 
 def mlp_records() -> list[dict]:
@@ -115,15 +129,25 @@ def mlp_records() -> list[dict]:
     return out
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def collect() -> list[dict]:
-    records = []
+    """Stored head records, updated with every head under ``runs/``, plus the MLP floor's records."""
+    key = lambda r: (r["split"], r["model"], r["seed"])  # noqa: E731
+    heads = {key(r): r for r in json.loads(HEADS_JSON.read_text())} if HEADS_JSON.is_file() else {}
     for split in (*RANDOM, "3210"):
         ckpt_root = resolve_config(path=config_path(split)).run_path / "ckpt"
         for d in sorted(ckpt_root.glob("*-s*")):
             match = re.fullmatch(r"(.+)-s(\d+)", d.name)
             if match and match.group(1) in MODELS and (d / "model.json").exists():
-                records.append(head_record(split, match.group(1), int(match.group(2)), load_checkpoint(d)))
-    records += mlp_records()
+                rec = head_record(split, match.group(1), int(match.group(2)), load_checkpoint(d))
+                heads[key(rec)] = rec
+    _write_atomic(HEADS_JSON, json.dumps(sorted(heads.values(), key=key), indent=1))
+    records = list(heads.values()) + mlp_records()
     order = {n: i for i, n in enumerate(SPLIT_NAME.values())}
     models = list(MAIN_MODELS) + list(ABLATIONS)
     return sorted(records, key=lambda r: (order[r["split"]], models.index(r["model"]), r["seed"]))
@@ -231,21 +255,16 @@ def goals(rand: list[dict], main: list[dict]) -> list[str]:
     return out
 
 
-def learning_curve_lines(split: str, model: str = "star-6", seed: int = 0) -> list[str]:
-    d = checkpoint_dir(split, model, seed)
-    if not (d / "model.json").exists():
+def learning_curve_lines(records: list[dict], split: str, model: str = "star-6", seed: int = 0) -> list[str]:
+    rec = next((r for r in records if (r["split"], r["model"], r["seed"]) == (SPLIT_NAME[split], model, seed)), None)
+    c = rec.get("learning_curve") if rec else None
+    if not c:
         return []
-    meta = load_checkpoint(d).meta
-    curves = meta["learning_curves"]
-    val = next((v for k, v in curves.items() if k.startswith("validation")), None)
-    if val is None:
-        return []
-    h = ", ".join(f"{100 * x:.1f}" for x in val["val_H"])
-    lr = sorted(set(val["lr"]), reverse=True)
+    h = ", ".join(f"{100 * x:.1f}" for x in c["val_H"])
     return [f"- {SPLIT_NAME[split]}, {model} seed {seed}: validation H per epoch [{h}]; chosen epoch "
-            f"{meta['gamma']['epoch']} (smoothed over {meta['gamma'].get('smooth_epochs', 1)}); learning rates "
-            f"{', '.join(f'{x:g}' for x in lr)}; final-run loss {val.get('loss_total', [0])[-1]:.3f} -> "
-            f"{curves.get('final', {}).get('loss_total', [float('nan')])[-1]:.3f}"]
+            f"{c['epoch']} (smoothed over {c['smooth_epochs']}); learning rates "
+            f"{', '.join(f'{x:g}' for x in c['lr'])}; last-epoch training loss {c['loss_validation_last']:.3f} "
+            f"(validation run), {c['loss_final_last']:.3f} (final run)"]
 
 
 def wall_times(records: list[dict]) -> list[str]:
@@ -265,6 +284,15 @@ def wall_times(records: list[dict]) -> list[str]:
     return lines
 
 
+def machines(records: list[dict]) -> str:
+    """The CPU models the head runs were trained on, e.g. 'AMD EPYC: 30 heads, Intel Xeon: 4 heads'."""
+    count = defaultdict(int)
+    for r in records:
+        if r["model"] != "mlp":
+            count[re.sub(r"^cpu \((.*), \d+ threads?\)$", r"\1", str(r.get("device")))] += 1
+    return ", ".join(f"{k}: {n} heads" for k, n in sorted(count.items())) or "no heads"
+
+
 def write(records: list[dict]) -> tuple[Path, Path]:
     rand = [r for r in records if r["split"] != "pool42-32/10"]
     main = [r for r in records if r["split"] == "pool42-32/10"]
@@ -272,10 +300,11 @@ def write(records: list[dict]) -> tuple[Path, Path]:
     lines = [
         "# Results on pool42 (NW-UCLA + MSR Action3D + GTU3D, 42 classes): the v2 recipe",
         "",
-        f"Written by `python bench/results.py` on {today} from the checkpoints of `bench/random_splits.py` and the",
-        "records of `bench/mlp_floor.py` (commands below); every number was measured on this project's CPU machine",
-        f"({cpu_model()}, 2 cores, no GPU; two training jobs at a time, one thread each). Accuracies in %. The",
-        "machine-readable records are in `docs/results.json`.",
+        f"Written by `python bench/results.py` on {today} from the heads of `bench/random_splits.py` (kept in",
+        "`bench/results/heads_v2.json`) and the records of `bench/mlp_floor.py` (commands below); every number was",
+        f"measured on this project's 2-core CPU machines, no GPU ({machines(records)}; two training jobs at a time,",
+        "one thread each; each run's machine is in its record). Accuracies in %. The machine-readable records are",
+        "in `docs/results.json`.",
         "",
         "Recipe (`configs/pool42-*-v2.yaml`): canonical skeletons (`view,joints`), Shift-GCN backbone trained on the",
         "split's seen classes (14 epochs, seed 0), features cached with 4 augmented copies, head trained on one copy",
@@ -318,7 +347,7 @@ def write(records: list[dict]) -> tuple[Path, Path]:
                   "no-am,no-vap,no-spp,no-mpce,no-sce,no-gce`) were not run with this recipe yet.", ""]
     lines += ["### Per source (32/10)", "", *source_table(main, MAIN_MODELS), "",
               "## Learning curves (STAR-6, seed 0)", "",
-              *[x for s in (*RANDOM, "3210") for x in learning_curve_lines(s)], "",
+              *[x for s in (*RANDOM, "3210") for x in learning_curve_lines(records, s)], "",
               "## Wall times on this machine", "", *wall_times(records), "",
               "## All runs", "", *per_run_table(records), "",
               "## Reproduce", "",
@@ -335,9 +364,7 @@ def write(records: list[dict]) -> tuple[Path, Path]:
     md = REPO / "docs" / "RESULTS.md"
     js = REPO / "docs" / "results.json"
     for path, text in ((md, "\n".join(lines)), (js, json.dumps(records, indent=1))):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        _write_atomic(path, text)
     return md, js
 
 
