@@ -10,7 +10,8 @@ For each split (``r0``..``r4`` = configs/pool42-r{N}-v2.yaml, ``3210`` = configs
 
 Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts), ``baseline`` (the global
 baseline on the same features) and the Table-7 ablations of STAR-6 (``no-am``, ``no-vap``, ``no-spp``,
-``no-mpce``, ``no-sce``, ``no-gce``). The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
+``no-mpce``, ``no-sce``, ``no-gce``), and ``star-6-desc-v1``: STAR-6 with the part descriptions as they were
+before their rewrite (issue 11), read from git history, for the before/after comparison. The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
     .venv/bin/python bench/random_splits.py --split r0 --models star-6,baseline --seeds 0,1,2
@@ -39,7 +40,23 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # the paper's Table-7 ablations of STAR-6 (one component off each)
           "no-am": {"head.arch.use_attention": False}, "no-vap": {"head.arch.use_visual_prompts": False},
           "no-spp": {"head.arch.use_semantic_prompts": False}, "no-mpce": {"head.use_mpce": False},
-          "no-sce": {"head.use_sce": False}, "no-gce": {"head.use_gce": False}}
+          "no-sce": {"head.use_sce": False}, "no-gce": {"head.use_gce": False},
+          # STAR-6 reading the part descriptions as they were before the rewrite of issue 11 (before/after)
+          "star-6-desc-v1": {"head.descriptions": "runs/descriptions/pool42-before-rewrite.yaml"}}
+DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
+
+
+def write_old_descriptions() -> None:
+    """runs/descriptions/pool42-before-rewrite.yaml from git history (the project's own earlier text)."""
+    import subprocess
+
+    out = REPO / MODELS["star-6-desc-v1"]["head.descriptions"]
+    if out.exists():
+        return
+    text = subprocess.run(["git", "show", f"{DESCRIPTIONS_BEFORE_REWRITE}:assets/descriptions/pool42.yaml"],
+                          cwd=REPO, check=True, capture_output=True, text=True).stdout
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
 
 
 def config_path(split: str) -> Path:
@@ -74,6 +91,8 @@ def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
             out = checkpoint_dir(split, model, seed)
             if (out / "model.json").exists():
                 continue
+            if model == "star-6-desc-v1":
+                write_old_descriptions()
             t0 = time.perf_counter()
             print(f"== {split}: {model} seed {seed}", flush=True)
             train_head(resolve_config(path=config_path(split),

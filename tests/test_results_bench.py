@@ -1,0 +1,83 @@
+"""bench/results.py and bench/random_splits.py: the committed records and the comparison runs' configs."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench import random_splits, results  # noqa: E402
+from star.config import resolve_config  # noqa: E402
+
+FRACTIONS = ("zsl_acc", "S", "U", "H", "gamma_val", "H_best_test", "ausuc")
+
+
+@pytest.mark.parametrize("path", ["docs/results.json", "bench/results/heads_v2.json"])
+def test_committed_records_follow_the_schema(path):
+    records = json.loads((REPO / path).read_text())
+    assert records, path
+    keys = set()
+    for r in records:
+        assert r["split"] in results.SPLIT_NAME.values()
+        assert r["model"] in (*results.MAIN_MODELS, *results.ABLATIONS)
+        assert isinstance(r["seed"], int) and r["seed"] >= 0
+        for k in FRACTIONS:
+            assert 0.0 <= r[k] <= 1.0, (r["split"], r["model"], r["seed"], k, r[k])
+        # H is the harmonic mean of S and U at the validation gamma
+        expect = 0.0 if r["S"] + r["U"] == 0 else 2 * r["S"] * r["U"] / (r["S"] + r["U"])
+        assert math.isclose(r["H"], expect, abs_tol=1e-9)
+        assert r["H"] <= r["H_best_test"] + 1e-9  # the test-chosen gamma is an upper bound
+        keys.add((r["split"], r["model"], r["seed"]))
+    assert len(keys) == len(records), "one record per split x model x seed"
+
+
+def test_results_json_holds_every_stored_head():
+    heads = json.loads((REPO / "bench/results/heads_v2.json").read_text())
+    published = {(r["split"], r["model"], r["seed"]) for r in json.loads((REPO / "docs/results.json").read_text())}
+    assert {(r["split"], r["model"], r["seed"]) for r in heads} <= published
+
+
+def test_machines_counts_heads_per_cpu_model():
+    recs = [{"model": "star-6", "device": "cpu (AMD EPYC, 1 threads)"},
+            {"model": "baseline", "device": "cpu (AMD EPYC, 1 threads)"},
+            {"model": "star-6", "device": "cpu (Intel(R) Xeon(R) Processor, 2 threads)"},
+            {"model": "mlp", "device": None}]
+    assert results.machines(recs) == "AMD EPYC: 2 heads, Intel(R) Xeon(R) Processor: 1 heads"
+    assert results.machines([]) == "no heads"
+
+
+def test_learning_curve_line_reads_the_record():
+    rec = {"split": "pool42-r0", "model": "star-6", "seed": 0,
+           "learning_curve": {"val_H": [0.1, 0.25], "lr": [0.01, 0.001], "epoch": 2, "smooth_epochs": 3,
+                              "loss_validation_last": 0.5, "loss_final_last": 0.4567}}
+    assert results.learning_curve_lines([rec], "r0") == [
+        "- pool42-r0, star-6 seed 0: validation H per epoch [10.0, 25.0]; chosen epoch 2 (smoothed over 3); "
+        "learning rates 0.01, 0.001; last-epoch training loss 0.500 (validation run), 0.457 (final run)"]
+    assert results.learning_curve_lines([rec], "r1") == []
+
+
+def test_learning_curve_from_a_sidecar():
+    meta = {"gamma": {"epoch": 3, "smooth_epochs": 3},
+            "learning_curves": {"validation (pseudo-unseen fold)": {"val_H": [0.1, 0.2, 0.3], "lr": [0.01, 0.01, 0.001],
+                                                                    "loss_total": [2.0, 1.0, 0.5]},
+                                "final": {"loss_total": [2.1, 0.9, 0.6]}}}
+    c = results.learning_curve(meta)
+    assert c == {"val_H": [0.1, 0.2, 0.3], "lr": [0.01, 0.001], "epoch": 3, "smooth_epochs": 3,
+                 "loss_validation_last": 0.5, "loss_final_last": 0.6}
+    assert results.learning_curve({"gamma": {}, "learning_curves": {}}) is None
+
+
+@pytest.mark.parametrize("model", sorted(random_splits.MODELS))
+def test_every_comparison_model_is_a_valid_config(model):
+    for split in random_splits.SPLITS:
+        cfg = resolve_config(path=random_splits.config_path(split),
+                             overrides={**random_splits.MODELS[model], "seed": 1,
+                                        "out": str(random_splits.checkpoint_dir(split, model, 1))})
+        assert cfg.seed == 1
+        assert cfg.out.endswith(f"{model}-s1")
