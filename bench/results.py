@@ -46,14 +46,17 @@ from star.zsl import gzsl_predict, zsl_predict  # noqa: E402
 RANDOM = ("r0", "r1", "r2", "r3", "r4")
 SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
-ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1")
+ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
+             "baseline-mpnet")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
           "no-am": "STAR-6 w/o attention (AM)", "no-vap": "STAR-6 w/o visual-attribute prompts (VAP)",
           "no-spp": "STAR-6 w/o semantic-part prompts (SPP)", "no-mpce": "STAR-6 w/o L_MPCE",
           "no-sce": "STAR-6 w/o L_SCE", "no-gce": "STAR-6 w/o L_GCE",
-          "star-6-desc-v1": "STAR-6 with the part descriptions before their rewrite"}
+          "star-6-desc-v1": "STAR-6 with the part descriptions before their rewrite",
+          "star-6-mpnet": "STAR-6 with all-mpnet-base-v2 text (768-d) instead of MiniLM",
+          "baseline-mpnet": "global baseline with all-mpnet-base-v2 text"}
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"

