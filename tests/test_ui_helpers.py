@@ -97,6 +97,7 @@ def test_visitor_messages_name_the_label_not_the_server_path(tmp_path):
     ("minilm", True), ("minilm:all-MiniLM-L6-v2", True), ("openclip:ViT-L-14-336-quickgelu:openai", True),
     ("openclip:ViT-B-32:/etc/passwd", False), ("openclip:ViT-B-32:weights.safetensors", False),
     ("openclip:ViT-B-32:../x", False), ("openclip:ViT-B-32", False), ("something-else", False), ("", False),
+    ("st:/models/all-mpnet-base-v2", False), ("st:all-mpnet-base-v2", False),
 ])
 def test_uploaded_checkpoints_may_not_name_a_weights_file_for_their_text_encoder(spec, safe):
     assert ck.encoder_is_safe({"text_encoder": {"id": "whatever", "spec": spec}}) is safe

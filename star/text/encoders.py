@@ -114,7 +114,8 @@ class SentenceTransformersEncoder(TextEncoder):
         self.model.eval()
         dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dim_of())
-        self.id = f"st:{folder.name}"
+        # the weights' hash, so two folders of the same name never share cached embeddings or pass as one model
+        self.id = f"st:{folder.name}#sha256:{file_sha256(folder / 'model.safetensors')[:16]}"
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
