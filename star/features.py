@@ -49,10 +49,15 @@ FEATURE_KEYS = ("x", "y", "clip", "copy", "source")
 VALIDATION_DIR = "validation"
 
 
-def validation_fold(cfg: RunConfig, bench, train_bank) -> dict:
-    """The run's pseudo-unseen fold (``Benchmark.pseudo_unseen_fold`` with the ``validation`` section)."""
+FOLD_SEED_STRIDE = 1000  # fold j of a run with seed s is drawn with seed s + 1000 j
+
+
+def validation_fold(cfg: RunConfig, bench, train_bank, index: int = 0) -> dict:
+    """Pseudo-unseen fold ``index`` of the run (``Benchmark.pseudo_unseen_fold`` with the ``validation``
+    section, seeded ``seed + FOLD_SEED_STRIDE * index``; fold 0 is the one-fold run's fold)."""
     v = cfg.validation
-    return bench.pseudo_unseen_fold(train_bank, seed=cfg.seed, fraction=v.pseudo_unseen_fraction,
+    return bench.pseudo_unseen_fold(train_bank, seed=cfg.seed + FOLD_SEED_STRIDE * index,
+                                    fraction=v.pseudo_unseen_fraction,
                                     val_fraction=v.val_fraction, protocol=v.protocol)
 
 

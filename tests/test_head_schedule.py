@@ -85,3 +85,25 @@ def test_smooth_epochs_must_be_odd():
         with pytest.raises(ValueError, match="smooth_epochs"):
             ValidationConfig(smooth_epochs=bad)
     assert ValidationConfig(smooth_epochs=3).smooth_epochs == 3
+
+
+def test_validation_folds_must_be_positive_and_need_the_shared_backbone():
+    from star.config import ValidationConfig
+
+    with pytest.raises(ValueError, match="folds must be >= 1"):
+        ValidationConfig(folds=0)
+    with pytest.raises(ValueError, match="shared"):
+        ValidationConfig(folds=3, backbone="pseudo-seen")
+    assert ValidationConfig(folds=3).folds == 3
+
+
+def test_mean_curve_averages_numeric_keys_per_epoch():
+    from star.training.head import mean_curve
+
+    runs = [[{"stage": "validation fold=0", "epoch": 1, "val_H": 0.2, "lr": 0.01},
+             {"stage": "validation fold=0", "epoch": 2, "val_H": 0.4, "lr": 0.001}],
+            [{"stage": "validation fold=1", "epoch": 1, "val_H": 0.6, "lr": 0.01},
+             {"stage": "validation fold=1", "epoch": 2, "val_H": 0.0, "lr": 0.001}]]
+    got = mean_curve(runs, "validation")
+    assert got == [{"stage": "validation", "epoch": 1, "val_H": pytest.approx(0.4), "lr": pytest.approx(0.01)},
+                   {"stage": "validation", "epoch": 2, "val_H": pytest.approx(0.2), "lr": pytest.approx(0.001)}]

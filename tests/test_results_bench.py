@@ -33,14 +33,32 @@ def test_committed_records_follow_the_schema(path):
         expect = 0.0 if r["S"] + r["U"] == 0 else 2 * r["S"] * r["U"] / (r["S"] + r["U"])
         assert math.isclose(r["H"], expect, abs_tol=1e-9)
         assert r["H"] <= r["H_best_test"] + 1e-9  # the test-chosen gamma is an upper bound
-        keys.add((r["split"], r["model"], r["seed"]))
-    assert len(keys) == len(records), "one record per split x model x seed"
+        keys.add((r["split"], r["model"], r["seed"]) + ((results.machine_of(r),) if "heads" in path else ()))
+    assert len(keys) == len(records), "one record per split x model x seed (x machine for the stored heads)"
 
 
 def test_results_json_holds_every_stored_head():
     heads = json.loads((REPO / "bench/results/heads_v2.json").read_text())
     published = {(r["split"], r["model"], r["seed"]) for r in json.loads((REPO / "docs/results.json").read_text())}
     assert {(r["split"], r["model"], r["seed"]) for r in heads} <= published
+
+
+def test_current_keeps_the_newest_record_and_variants_pair_within_a_machine():
+    def rec(model, seed, machine, zsl, recorded=None):
+        r = {"split": "pool42-r0", "model": model, "seed": seed, "device": f"cpu ({machine}, 1 threads)",
+             "zsl_acc": zsl, "H": zsl, "H_best_test": zsl, "ausuc": zsl}
+        return {**r, "recorded": recorded} if recorded else r
+
+    old = [rec("star-6", 0, "Intel Xeon", 0.30), rec("star-6-f3", 0, "Intel Xeon", 0.50)]
+    new = [rec("star-6", 0, "AMD EPYC", 0.40, "2026-12-02"), rec("star-6-f3", 0, "AMD EPYC", 0.45, "2026-12-02"),
+           rec("star-6", 1, "AMD EPYC", 0.20, "2026-12-02")]
+    assert results.machine_of(new[0]) == "AMD EPYC" and results.machine_of({"device": None}) == "unknown"
+    cur = results.current(old + new)
+    assert [(r["model"], r["seed"], r["zsl_acc"]) for r in cur] == [("star-6", 0, 0.40), ("star-6-f3", 0, 0.45),
+                                                                     ("star-6", 1, 0.20)]
+    line = next(x for x in results.variant_lines(old + new) if x.startswith("| star-6-f3 - star-6 | pool42-r0"))
+    # pairs (seed 0, Intel): +20.0 and (seed 0, AMD): +5.0 -> mean 12.5 over 2 runs, never Intel f3 - AMD star-6
+    assert line.startswith("| star-6-f3 - star-6 | pool42-r0 | 2 | 12.5 ± ")
 
 
 def test_machines_counts_heads_per_cpu_model():

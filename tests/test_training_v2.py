@@ -103,3 +103,34 @@ def test_mismatched_preprocess_is_an_error(v2_run):
         extract_features(resolve_config(path=other[1], overrides={"run_dir": str(base / "run"),
                                                                      "data_dir": flags[flags.index("--data-dir") + 1],
                                                                      "preprocess": "view"}))
+
+
+def test_several_validation_folds_average_their_curves(v2_run):
+    """validation.folds 2 on the run's own backbone: the epoch is chosen on the folds' mean curve, gamma is
+    the folds' mean gamma at that epoch, and fold 0 is exactly the one-fold run's fold (same records)."""
+    base, flags = v2_run
+    dropped = {"--validation.backbone", "--head.tau-grid", "--out"}
+    common = [f for i, f in enumerate(flags) if f not in dropped and (i == 0 or flags[i - 1] not in dropped)]
+    outs = {}
+    for folds in (1, 2):
+        out = base / "ckpt" / f"star-folds{folds}"
+        args = [*common, "--validation.folds", str(folds), "--out", str(out)]
+        assert main(["train", *args]) == 0
+        outs[folds] = load_checkpoint(out).meta
+    one, two = outs[1], outs[2]
+    assert set(one["learning_curves"]) == {"validation", "final"} and "folds" in one["gamma"]
+    assert set(two["learning_curves"]) == {"validation", "validation fold=0", "validation fold=1", "final"}
+    c = two["learning_curves"]
+    for key in ("val_H", "val_gamma", "val_zsl", "loss_total"):
+        np.testing.assert_allclose(c["validation"][key],
+                                   (np.array(c["validation fold=0"][key]) + c["validation fold=1"][key]) / 2)
+    # fold 0 of the two-fold run is the one-fold run's validation run, record for record
+    np.testing.assert_allclose(c["validation fold=0"]["val_H"], one["learning_curves"]["validation"]["val_H"])
+    g = two["gamma"]
+    assert g["folds"] == 2 and len(g["fold_unseen_classes"]) == 2 and g["fold_unseen_classes"][0] == g["pseudo_unseen_classes"]
+    assert g["fold_unseen_classes"][0] != g["fold_unseen_classes"][1]
+    assert g["epoch"] == int(np.argmax(c["validation"]["val_ausuc"])) + 1  # select-by ausuc, no smoothing, first max
+    at = g["fold_at_epoch"]
+    assert [r["fold"] for r in at] == [0, 1]
+    assert g["value"] == pytest.approx(np.mean([r["val_gamma"] for r in at]))
+    assert g["val_H"] == pytest.approx(np.mean([r["val_H"] for r in at]))

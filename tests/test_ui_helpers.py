@@ -216,6 +216,20 @@ def test_gamma_story_says_which_way_a_poorly_transferring_gamma_errs():
                           "favours seen classes too much, so U drops.")
 
 
+def test_gamma_story_tells_several_folds_and_their_spread():
+    from ui.model_view import gamma_story
+
+    meta = _meta(backbone="shared")
+    meta["gamma"].update(folds=2, fold_at_epoch=[{"fold": 0, "val_gamma": 0.3, "val_H": 0.5},
+                                                 {"fold": 1, "val_gamma": 0.404, "val_H": 0.54}])
+    story = gamma_story(meta)
+    assert ("There are 2 such folds, each with its own pseudo-unseen classes and held-out groups; the epoch is "
+            "chosen on their mean curve and gamma is their mean. Fold 1 is shown.") in story[0]
+    assert "At the chosen epoch the folds give gamma 0.300, 0.404 and H 50.0%, 54.0%." in story[0]
+    assert story[1].endswith("gamma is the folds' mean of the value that maximises each fold's validation H at that "
+                             "epoch. There, mean validation H is 52.0% (S 60.0%, U 46.0%), ZSL accuracy 41.0%.")
+
+
 def test_gamma_story_skips_what_an_old_sidecar_lacks():
     from ui.model_view import gamma_story, validation_curve
 

@@ -174,6 +174,10 @@ def gamma_story(meta: dict[str, Any]) -> list[str]:
         chosen.append("Held out: " + "; ".join(_held_out_rule(k, v) for k, v in held.items()) + ".")
     elif held:
         chosen.append(f"Held out: {held}.")
+    folds = int(g.get("folds", 1))
+    if folds > 1:
+        chosen.append(f"There are {folds} such folds, each with its own pseudo-unseen classes and held-out "
+                      "groups; the epoch is chosen on their mean curve and gamma is their mean. Fold 1 is shown.")
     if g.get("pseudo_unseen_classes"):
         shown = [names[c] if 0 <= c < len(names) else f"class {c}" for c in g["pseudo_unseen_classes"]]
         chosen.append(f"Seen classes played unseen: {', '.join(shown)}.")
@@ -181,6 +185,10 @@ def gamma_story(meta: dict[str, Any]) -> list[str]:
     if isinstance(sizes, dict) and {"train", "val_seen", "val_unseen"} <= set(sizes):
         chosen.append(f"Clips: {sizes['train']} to train on, {sizes['val_seen']} pseudo-seen and "
                       f"{sizes['val_unseen']} pseudo-unseen to validate on.")
+    spread = g.get("fold_at_epoch") or []
+    if len(spread) > 1:
+        chosen.append("At the chosen epoch the folds give gamma " + ", ".join(f"{r['val_gamma']:.3f}" for r in spread)
+                      + " and H " + ", ".join(_pct(r["val_H"]) for r in spread) + ".")
     if g.get("backbone") == "pseudo-seen":
         chosen.append("Its features come from a second backbone trained on the fold's training clips only, so "
                       "the pseudo-unseen classes were truly unseen.")
@@ -194,10 +202,12 @@ def gamma_story(meta: dict[str, Any]) -> list[str]:
         epoch = [f"The chosen epoch is {g['epoch']}"
                  + (f", the one with the best validation {SELECT_BY.get(sel, sel)}" if sel else "")
                  + (f" averaged over {g['smooth_epochs']} neighbouring epochs" if g.get("smooth_epochs", 1) > 1
-                    else "") + "; gamma is the value that maximises validation H at that epoch."]
+                    else "") + ("; gamma is the folds' mean of the value that maximises each fold's validation H "
+                                "at that epoch." if folds > 1 else
+                                "; gamma is the value that maximises validation H at that epoch.")]
         if "val_H" in g:
             su = [f"{k} {_pct(g[f'val_{k}'])}" for k in ("S", "U") if f"val_{k}" in g]
-            epoch.append(f"There, validation H is {_pct(g['val_H'])}" + (f" ({', '.join(su)})" if su else "")
+            epoch.append(f"There, {'mean ' if folds > 1 else ''}validation H is {_pct(g['val_H'])}" + (f" ({', '.join(su)})" if su else "")
                          + (f", ZSL accuracy {_pct(g['val_zsl'])}" if "val_zsl" in g else "") + ".")
         out.append(" ".join(epoch))
 

@@ -183,55 +183,85 @@ def smoothed(values: list[float], window: int) -> list[float]:
     return [float(np.mean(values[max(0, i - half):i + half + 1])) for i in range(len(values))]
 
 
-def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
-    """Validation run(s) on the pseudo-unseen fold: the chosen epoch, gamma, tau and the per-epoch curves.
+VAL_KEYS = ("val_H", "val_gamma", "val_S", "val_U", "val_zsl", "val_ausuc")
 
-    The fold is ``star.features.validation_fold`` (``validation.protocol``); its features come from the
-    run's backbone or, with ``validation.backbone: pseudo-seen``, from the validation backbone that never saw
-    the pseudo-unseen classes. One run per tau of ``head.tau_grid`` (else one at ``head.tau``); the
-    (tau, epoch) with the best ``validation.select_by`` wins (ties: smaller epoch, then the earlier tau) and
-    brings its best-H gamma."""
+
+def mean_curve(runs: list[list[dict]], stage: str) -> list[dict]:
+    """Per-epoch records averaged over folds (``runs``: one ``fit`` history per fold, equally long): every
+    numeric key the records share, under ``stage``. One fold gives its own values back."""
+    keys = [k for k, v in runs[0][0].items() if isinstance(v, (int, float)) and k != "epoch"
+            and all(k in h[0] for h in runs)]
+    return [{"stage": stage, "epoch": recs[0]["epoch"], **{k: float(np.mean([r[k] for r in recs])) for k in keys}}
+            for recs in zip(*runs)]
+
+
+def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
+    """Validation runs on the pseudo-unseen folds: the chosen epoch, gamma, tau and the per-epoch curves.
+
+    The folds are ``star.features.validation_fold`` 0 .. ``validation.folds`` - 1 (``validation.protocol``);
+    their features come from the run's backbone or, with ``validation.backbone: pseudo-seen`` (one fold), from
+    the validation backbone that never saw the pseudo-unseen classes. One run per fold and tau of
+    ``head.tau_grid`` (else ``head.tau``). Per tau, the folds' per-epoch metrics are averaged (stage
+    ``validation`` / ``validation tau=<tau>``; the folds' own records follow as ``... fold=<j>``); the (tau,
+    epoch) with the best ``validation.select_by`` on that mean curve, smoothed over ``validation.smooth_epochs``,
+    wins (ties: smaller epoch, then the earlier tau) and brings the folds' mean best-H gamma at that epoch."""
     vcfg = cfg.validation
     train_bank = load_benchmark_splits(cfg)[1]["train"]
-    fold = validation_fold(cfg, bench, train_bank)
-    p_seen, p_unseen = fold["seen_classes"], fold["unseen_classes"]
+    folds = [validation_fold(cfg, bench, train_bank, j) for j in range(vcfg.folds)]
     if vcfg.backbone == "pseudo-seen":
         vdir = validation_run_dir(cfg)
         check_preprocess(cfg, vdir / FEATURE_INFO_FILE, "validation features")
         feats = load_features(vdir, "train")
-    tr = _rows(feats, fold["train"].sample_id, clean_only=False)
-    va = _rows(feats, np.concatenate([fold["val_seen"].sample_id, fold["val_unseen"].sample_id]), clean_only=True)
-    x_val, y_val = np.asarray(feats["x"][va]), feats["y"][va]
     taus = list(cfg.head.tau_grid) or [cfg.head.tau]
     key = SELECT_KEYS[vcfg.select_by]
-    runs = []
+    means, fold_records = [], []
     for tau in taus:
-        head = new_head(cfg, bench, names.shape[1])
-
-        def on_epoch(epoch: int) -> dict:
-            scores = cosine_scores(run_head(head, x_val).global_features, projected_names(head, names.to(cfg.device)))
-            return validation_metrics(scores, y_val, p_seen, p_unseen)
-
         stage = "validation" if len(taus) == 1 else f"validation tau={tau:g}"
-        history, tau_end = fit(head, feats["x"], tr, feats["y"], names, parts, p_seen, cfg, cfg.head.epochs, log,
-                               stage, on_epoch, clips=feats["source"][tr], tau=tau)
-        for r, score in zip(history, smoothed([r[key] for r in history], vcfg.smooth_epochs)):
-            r["tau_init"] = tau
-            r["select_score"] = score
-        runs.append(history)
-    best = max((r for h in runs for r in h),
+        runs = []
+        for j, fold in enumerate(folds):
+            p_seen, p_unseen = fold["seen_classes"], fold["unseen_classes"]
+            tr = _rows(feats, fold["train"].sample_id, clean_only=False)
+            va = _rows(feats, np.concatenate([fold["val_seen"].sample_id, fold["val_unseen"].sample_id]),
+                       clean_only=True)
+            x_val, y_val = np.asarray(feats["x"][va]), feats["y"][va]
+            head = new_head(cfg, bench, names.shape[1])
+
+            def on_epoch(epoch: int) -> dict:
+                scores = cosine_scores(run_head(head, x_val).global_features,
+                                       projected_names(head, names.to(cfg.device)))
+                return validation_metrics(scores, y_val, p_seen, p_unseen)
+
+            history, _ = fit(head, feats["x"], tr, feats["y"], names, parts, p_seen, cfg, cfg.head.epochs, log,
+                             stage if len(folds) == 1 else f"{stage} fold={j}", on_epoch,
+                             clips=feats["source"][tr], tau=tau)
+            runs.append(history)
+        mean = mean_curve(runs, stage) if len(folds) > 1 else runs[0]
+        for e, score in enumerate(smoothed([r[key] for r in mean], vcfg.smooth_epochs)):
+            for r in [mean[e]] + ([h[e] for h in runs] if len(folds) > 1 else []):
+                r["tau_init"] = tau
+                r["select_score"] = score
+        means.append(mean)
+        if len(folds) > 1:
+            fold_records += [dict(r, fold=j) for j, h in enumerate(runs) for r in h]
+    best = max((r for h in means for r in h),
                key=lambda r: (r["select_score"], -r["epoch"], -taus.index(r["tau_init"])))
     tau_by = ("learned (log tau, from head.tau)" if cfg.head.learn_tau else "config (head.tau)") if len(taus) == 1 \
         else f"validation: best {vcfg.select_by} over head.tau_grid" + (" (initial values, then learned)"
                                                                          if cfg.head.learn_tau else "")
+    at_best = [r for r in fold_records if r["epoch"] == best["epoch"] and r["tau_init"] == best["tau_init"]]
+    fold0 = folds[0]
     return {"epoch": best["epoch"], "gamma": best["val_gamma"], "val_H": best["val_H"], "val_zsl": best["val_zsl"],
             "val_ausuc": best["val_ausuc"], "val_S": best["val_S"], "val_U": best["val_U"],
             "tau": best["tau_init"], "tau_chosen_by": tau_by, "tau_grid": taus,
-            "pseudo_unseen_classes": p_unseen, "select_by": vcfg.select_by, "smooth_epochs": vcfg.smooth_epochs,
+            "pseudo_unseen_classes": fold0["unseen_classes"], "select_by": vcfg.select_by,
+            "smooth_epochs": vcfg.smooth_epochs, "folds": vcfg.folds,
+            **({"fold_unseen_classes": [f["unseen_classes"] for f in folds],
+                "fold_at_epoch": [{k: r[k] for k in ("fold", *VAL_KEYS)} for r in at_best]}
+               if len(folds) > 1 else {}),
             "final_schedule": f"replay of the {cfg.head.epochs}-epoch validation schedule", "protocol": vcfg.protocol,
-            "backbone": vcfg.backbone, "held_out": fold.get("held_out"),
-            "fold_sizes": {k: len(fold[k]) for k in ("train", "val_seen", "val_unseen")},
-            "curve": [r for h in runs for r in h]}
+            "backbone": vcfg.backbone, "held_out": fold0.get("held_out"),
+            "fold_sizes": {k: len(fold0[k]) for k in ("train", "val_seen", "val_unseen")},
+            "curve": [r for h in means for r in h] + fold_records}
 
 
 def train_head(cfg: RunConfig) -> Path:
