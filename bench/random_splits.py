@@ -118,6 +118,12 @@ def fetch_mpnet() -> None:
             z.extractall(out)
 
 
+def head_overrides(model: str, seed: int, out: Path) -> dict:
+    """The config overrides of one comparison head. Every model but the ``*-f3`` ones selects on one validation
+    fold, whatever the split's config says, so each name keeps the meaning its stored records have."""
+    return {"validation.folds": 1, **MODELS[model], "seed": seed, "out": str(out)}
+
+
 def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
     from star.training.head import train_head
 
@@ -132,8 +138,7 @@ def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
                 fetch_mpnet()
             t0 = time.perf_counter()
             print(f"== {split}: {model} seed {seed}", flush=True)
-            train_head(resolve_config(path=config_path(split),
-                                      overrides={**MODELS[model], "seed": seed, "out": str(out)}))
+            train_head(resolve_config(path=config_path(split), overrides=head_overrides(model, seed, out)))
             print(f"== {split}: {model} seed {seed} done in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -94,8 +94,9 @@ def test_learning_curve_from_a_sidecar():
 @pytest.mark.parametrize("model", sorted(random_splits.MODELS))
 def test_every_comparison_model_is_a_valid_config(model):
     for split in random_splits.SPLITS:
-        cfg = resolve_config(path=random_splits.config_path(split),
-                             overrides={**random_splits.MODELS[model], "seed": 1,
-                                        "out": str(random_splits.checkpoint_dir(split, model, 1))})
+        cfg = resolve_config(path=random_splits.config_path(split), overrides=random_splits.head_overrides(
+            model, 1, random_splits.checkpoint_dir(split, model, 1)))
         assert cfg.seed == 1
         assert cfg.out.endswith(f"{model}-s1")
+        # the name fixes the number of validation folds, whatever the split's config says
+        assert cfg.validation.folds == (3 if model.endswith("-f3") else 1)
