@@ -273,6 +273,9 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
         _type_path(page, "")  # the checkpoint loads in between: each refusal is this path's
         _type_path(page, typed)
         assert _sidebar_errors(page) == [f"Cannot load checkpoint: {checkpoints.REFUSED}"]
+        # the previous page's elements linger (stale) until the run ends; under load that can outlast _settle
+        page.wait_for_function("b => !document.querySelector('[data-testid=\"stMain\"]').innerText.includes(b)",
+                               arg=view.meta["benchmark"], timeout=WAIT_MS)
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert f"No checkpoint loaded: {checkpoints.REFUSED}" in main and view.meta["benchmark"] not in main
     _nav(page, "Calibration")  # still refused on another page
