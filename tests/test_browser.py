@@ -118,8 +118,9 @@ def _settle(page, timeout_ms: int = WAIT_MS) -> None:
 
 
 def _shot(page, name: str) -> None:
-    """Save docs/screenshots/<name>.png when asked (STAR_SCREENSHOTS=1)."""
+    """Save docs/screenshots/<name>.png when asked (STAR_SCREENSHOTS=1), once the page has finished drawing."""
     if SAVE_SHOTS:
+        _settle(page)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}.png"))
 
