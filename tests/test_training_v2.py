@@ -127,6 +127,8 @@ def test_several_validation_folds_average_their_curves(v2_run):
     # fold 0 of the two-fold run is the one-fold run's validation run, record for record
     np.testing.assert_allclose(c["validation fold=0"]["val_H"], one["learning_curves"]["validation"]["val_H"])
     g = two["gamma"]
+    assert g["chosen_by"].startswith("validation: mean of the best-H gammas of 2 pseudo-unseen folds")
+    assert one["gamma"]["chosen_by"].startswith("validation: best H on the pseudo-unseen fold")
     assert g["folds"] == 2 and len(g["fold_unseen_classes"]) == 2 and g["fold_unseen_classes"][0] == g["pseudo_unseen_classes"]
     assert g["fold_unseen_classes"][0] != g["fold_unseen_classes"][1]
     assert g["epoch"] == int(np.argmax(c["validation"]["val_ausuc"])) + 1  # select-by ausuc, no smoothing, first max

@@ -12,6 +12,14 @@ from star.training.loop import run_milestones
 from star.training.runlog import device_name
 
 GAMMA_CHOSEN_BY = "validation: best H on the pseudo-unseen fold of seen-class training clips (never test clips)"
+
+
+def gamma_chosen_by(folds: int) -> str:
+    """How the sidecar's gamma was chosen, for a run of ``validation.folds`` folds."""
+    if folds <= 1:
+        return GAMMA_CHOSEN_BY
+    return (f"validation: mean of the best-H gammas of {folds} pseudo-unseen folds of seen-class training clips "
+            "(never test clips)")
 CURVE_KEYS = ("lr", "tau", "loss_total", "val_H", "val_zsl", "val_ausuc", "val_S", "val_U", "val_gamma")
 
 
@@ -44,7 +52,7 @@ def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: di
                             "num_person": backbone_num_person(cfg.run_path, cfg.backbone.num_person)},
         "num_frames": cfg.num_frames,
         "preprocess": cfg.canonical.to_dict(),
-        "gamma": {"value": choice["gamma"], "chosen_by": GAMMA_CHOSEN_BY, "epoch": choice["epoch"],
+        "gamma": {"value": choice["gamma"], "chosen_by": gamma_chosen_by(choice.get("folds", 1)), "epoch": choice["epoch"],
                   "val_H": choice["val_H"], "val_zsl": choice["val_zsl"],
                   "pseudo_unseen_classes": choice["pseudo_unseen_classes"], "select_by": choice["select_by"],
                   **{k: choice[k] for k in ("val_ausuc", "val_S", "val_U", "protocol", "backbone", "held_out",
