@@ -34,6 +34,7 @@ COPY_SAMPLING = ("all", "one")
 VALIDATION_PROTOCOLS = ("clips", "protocol")
 SELECT_BY = ("H", "zsl", "ausuc")
 VALIDATION_BACKBONES = ("shared", "pseudo-seen")
+PRECISIONS = ("fp32", "bf16")
 
 
 def _one_of(where: str, value: str, choices: tuple[str, ...]) -> None:
@@ -53,6 +54,10 @@ class BackboneConfig:
     milestones: list[int] = field(default_factory=lambda: [20, 26])  # epochs at which the lr is multiplied by 0.1
     warmup_epochs: int = 2  # epochs of linear lr warm-up
     num_person: int = 2  # bodies the backbone reads (1 halves the cost on single-person data such as pool42)
+    precision: str = "fp32"  # fp32 | bf16: autocast of the training forward pass (star.training.loop.autocast); weights, optimiser and loss stay fp32
+
+    def __post_init__(self) -> None:
+        _one_of("backbone.precision", self.precision, PRECISIONS)
 
 
 @dataclass
@@ -87,12 +92,14 @@ class HeadConfig:
     learn_tau: bool = False  # learn log(tau) (starts at tau, no weight decay); the final value is in the sidecar
     tau_grid: list[float] = field(default_factory=list)  # non-empty: one validation run per tau, (tau, epoch) chosen on validation
     copy_sampling: str = "all"  # all: every cached row each epoch | one: one of each clip's copies (clean or augmented), redrawn every epoch
+    precision: str = "fp32"  # fp32 | bf16: autocast of the training forward pass (about 2x faster on CPUs with native bf16); weights, optimiser, losses and evaluation stay fp32
     text_encoder: str = "minilm"  # minilm | openclip:<arch>:<pretrained> | st:<folder> (star.text.encoders)
     descriptions: str | None = None  # description set or file; None = the benchmark's own set
 
     def __post_init__(self) -> None:
         _one_of("head.schedule", self.schedule, SCHEDULES)
         _one_of("head.copy_sampling", self.copy_sampling, COPY_SAMPLING)
+        _one_of("head.precision", self.precision, PRECISIONS)
         if any(t <= 0 for t in [self.tau, *self.tau_grid]):
             raise ValueError("head.tau and head.tau_grid must be positive")
         if self.milestone_fractions is not None and any(not 0.0 < f < 1.0 for f in self.milestone_fractions):

@@ -125,6 +125,7 @@ def test_new_fields_default_to_the_old_behaviour():
     assert (cfg.validation.protocol, cfg.validation.backbone, cfg.validation.select_by) == ("clips", "shared", "H")
     assert (cfg.head.schedule, cfg.head.milestone_fractions, cfg.head.learn_tau, cfg.head.tau_grid,
             cfg.head.copy_sampling) == ("step", None, False, [], "all")
+    assert cfg.head.precision == cfg.backbone.precision == "fp32"
     # an old sidecar config (no such keys) reads as legacy preprocessing and the old validation
     old = RunConfig.from_dict({"benchmark": "pool42-32/10", "head": {"d_model": 256, "tau": 0.1}})
     assert old.canonical.is_legacy and old.validation.protocol == "clips"
@@ -134,7 +135,7 @@ def test_new_fields_are_checked():
     for key, value in (("preprocess", "view,bogus"), ("validation.protocol", "views"),
                        ("validation.select_by", "auc"), ("validation.backbone", "own"), ("head.schedule", "linear"),
                        ("head.copy_sampling", "two"), ("head.milestone_fractions", [0.5, 1.5]),
-                       ("head.tau_grid", [0.1, 0.0])):
+                       ("head.tau_grid", [0.1, 0.0]), ("head.precision", "fp16"), ("backbone.precision", "half")):
         with pytest.raises(ConfigError):
             resolve_config(overrides={key: value})
     cfg = resolve_config(parse(["--preprocess", "view,scale", "--head.tau-grid", "[0.05, 0.1]",

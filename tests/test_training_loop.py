@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from star.training.loop import epoch_batches, step_lr
+import torch
+
+from star.training.loop import autocast, epoch_batches, step_lr
 
 
 def test_step_lr_warms_up_then_steps_down():
@@ -29,3 +31,15 @@ def test_epoch_batches_leave_the_generator_where_the_shuffle_left_it():
     epoch_batches(9, 4, rng)
     ref.permutation(9)
     assert rng.random() == ref.random()  # the backbone loop draws its augmentation from the same generator
+
+
+def test_autocast_runs_matmuls_in_bf16_only_when_asked():
+    layer = torch.nn.Linear(4, 3)
+    x = torch.randn(2, 4)
+    with autocast("cpu", "fp32"):
+        assert layer(x).dtype == torch.float32
+    with autocast(torch.device("cpu"), "bf16"):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    assert layer.weight.dtype == torch.float32  # the weights stay fp32
+    torch.testing.assert_close(y.float(), layer(x), atol=0.05, rtol=0.02)

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from star.checkpoint import load_checkpoint
 from star.cli import main
@@ -136,3 +137,37 @@ def test_several_validation_folds_average_their_curves(v2_run):
     assert [r["fold"] for r in at] == [0, 1]
     assert g["value"] == pytest.approx(np.mean([r["val_gamma"] for r in at]))
     assert g["val_H"] == pytest.approx(np.mean([r["val_H"] for r in at]))
+
+
+def test_bf16_head_training_tracks_fp32(v2_run):
+    """head.precision bf16 (autocast of the training forward pass) trains the same head on the same batches:
+    the config is recorded, the weights stay fp32 and the per-epoch losses stay within bf16's rounding of
+    the fp32 run's."""
+    base, flags = v2_run
+    dropped = {"--validation.backbone", "--head.tau-grid", "--out"}
+    common = [f for i, f in enumerate(flags) if f not in dropped and (i == 0 or flags[i - 1] not in dropped)]
+    metas = {}
+    for precision in ("fp32", "bf16"):
+        out = base / "ckpt" / f"star-{precision}"
+        assert main(["train", *common, "--head.precision", precision, "--out", str(out)]) == 0
+        ckpt = load_checkpoint(out)
+        assert all(t.dtype == torch.float32 for k, t in ckpt.tensors.items() if k.startswith("head."))
+        metas[precision] = ckpt.meta
+    assert metas["bf16"]["config"]["head"]["precision"] == "bf16"
+    fp32, bf16 = (metas[p]["learning_curves"]["validation"]["loss_total"] for p in ("fp32", "bf16"))
+    assert np.all(np.isfinite(bf16)) and fp32 != bf16
+    np.testing.assert_allclose(bf16, fp32, rtol=0.05)
+
+
+def test_bf16_backbone_training_records_its_precision(tmp_path, repo_root, shared_data):
+    """backbone.precision bf16: one tiny epoch trains, the weights stay fp32 and finite, the state says bf16."""
+    from safetensors.torch import load_file
+
+    from star.features import BACKBONE_FILE, BACKBONE_STATE_FILE
+
+    run = tmp_path / "run"
+    assert main(["train-backbone", "-c", str(repo_root / "configs" / "tiny.yaml"), "--run-dir", str(run),
+                 "--data-dir", str(shared_data), "--backbone.precision", "bf16"]) == 0
+    assert json.loads((run / BACKBONE_STATE_FILE).read_text())["precision"] == "bf16"
+    weights = load_file(str(run / BACKBONE_FILE))
+    assert all(t.dtype in (torch.float32, torch.int64) and torch.isfinite(t.float()).all() for t in weights.values())

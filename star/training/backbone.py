@@ -28,7 +28,7 @@ from star.models import ShiftGCN, load_backbone_weights
 from star.models.shiftgcn import BACKBONE_PREFIX
 from star.skeleton.transforms import augment, canonical_frames
 from star.training import distributed
-from star.training.loop import epoch_batches, set_lr, step_lr
+from star.training.loop import autocast, epoch_batches, set_lr, step_lr
 from star.training.runlog import RunLog
 
 MOMENTUM_PREFIX = "momentum."
@@ -115,7 +115,7 @@ def _train(cfg: RunConfig, device, out: Path, classes: list[int], frames: list[n
     ddp_model = distributed.wrap(model)
     log = RunLog(out / "backbone_log.jsonl")
     meta = {"benchmark": cfg.benchmark, "seen_classes": classes, "num_person": bcfg.num_person,
-            "seed": cfg.seed, "num_train_clips": len(frames), "device": str(device),
+            "seed": cfg.seed, "num_train_clips": len(frames), "device": str(device), "precision": bcfg.precision,
             "preprocess": cfg.canonical.to_dict()}
     for epoch in range(start, bcfg.epochs):
         rng = np.random.default_rng(cfg.seed * 1000 + epoch)  # batch order, then this epoch's augmentation
@@ -129,7 +129,8 @@ def _train(cfg: RunConfig, device, out: Path, classes: list[int], frames: list[n
             x = np.stack([augment(frames[i], rng, cfg.num_frames) for i in mine])[..., :bcfg.num_person]
             x = torch.from_numpy(np.ascontiguousarray(x)).to(device)
             y = torch.from_numpy(labels[mine]).to(device)
-            logits = ddp_model(x)
+            with autocast(device, bcfg.precision):
+                logits = ddp_model(x).float()
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -18,6 +18,7 @@ Honest model selection, never on test clips:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from star.models.losses import star_loss
 from star.pipeline import run_head
 from star.text import class_text_embeddings, get_encoder
 from star.training import distributed
-from star.training.loop import epoch_batches, schedule_lr, set_lr
+from star.training.loop import autocast, epoch_batches, schedule_lr, set_lr
 from star.training.runlog import RunLog
 from star.training.sidecar import checkpoint_meta
 from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
@@ -71,9 +72,16 @@ class TrainStep(torch.nn.Module):
         return (self.head(x), *self.head.encode_text(names, parts), self.tau())  # output, name/desc proj, tau
 
 
+def _float(t):
+    return None if t is None else t.float()
+
+
 def _loss(step, x, y, names, parts, classes: list[int], cfg: RunConfig) -> dict:
-    out, name_proj, desc_proj, tau = step(x, names, parts)
     hcfg = cfg.head
+    with autocast(x.device, hcfg.precision):
+        out, name_proj, desc_proj, tau = step(x, names, parts)
+    out = dataclasses.replace(out, part_features=_float(out.part_features), global_feature=out.global_feature.float())
+    name_proj, desc_proj = name_proj.float(), _float(desc_proj)
     sce_classes = list(range(len(names))) if hcfg.sce_classes == "all" else classes
     return star_loss(out, name_proj, desc_proj, y, classes, text_classes=sce_classes, tau=tau,
                      alpha=hcfg.alpha, beta=hcfg.beta, use_mpce=hcfg.use_mpce, use_sce=hcfg.use_sce,

@@ -45,6 +45,12 @@ def schedule_lr(epoch: int, epochs: int, base: float, schedule: str = "step", mi
     return step_lr(epoch, base, run_milestones(epochs, list(milestones), fractions))
 
 
+def autocast(device, precision: str):
+    """The training forward pass's autocast context: ``bf16`` runs matmuls and convolutions in bfloat16 on
+    the device (CPU or CUDA), ``fp32`` changes nothing. Callers cast what leaves it to float32 before the loss."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
