@@ -2,6 +2,7 @@
 
     python bench/model_speed.py [--batch-sizes 1 64] [--repeats 3] [--threads N] [--device cpu]
                                 [--num-person 1] [--train-batch 32] [--paths fast original] [--compile]
+                                [--precisions fp32 bf16] [--head-batch 64]
 
 Prints the machine (CPU model, cores, torch version, threads). Times (eval mode, no grad, random input
 (B, 3, 64, 25, M)) the backbone's ``features``, the STAR head on its output, and both together; prints
@@ -9,8 +10,11 @@ the median over ``--repeats`` runs after one warm-up, in milliseconds per clip. 
 training step (train mode, forward + cross-entropy + backward + SGD step, batch ``--train-batch``) per
 clip, for each implementation in ``--paths`` (``fast``: the channels-last default; ``original``: the
 reference formulation), run in turn ABAB... so a shared machine slows them alike; ``--compile`` adds
-``torch.compile`` of the fast path (its compilation time is printed separately). Then the parameter
-count of each module and the checkpoint size (floating-point parameters and buffers, 4 bytes each).
+``torch.compile`` of the fast path (its compilation time is printed separately); with ``bf16`` in
+``--precisions`` the fast path also runs under bfloat16 autocast (``backbone.precision``). Then the head's
+training step (the shipped recipe's STAR-6 head on a random backbone map, forward + STAR loss + backward +
+SGD step, batch ``--head-batch``) per precision (``head.precision``), interleaved the same way. Then the
+parameter count of each module and the checkpoint size (floating-point parameters and buffers, 4 bytes each).
 """
 
 from __future__ import annotations
@@ -26,7 +30,48 @@ import torch.nn.functional as F
 from torch import nn
 
 from star.models import GlobalBaseline, ShiftGCN, StarConfig, StarHead, freeze
+from star.models.losses import star_loss
+from star.training.loop import autocast
 from star.training.runlog import cpu_model
+
+
+class Autocast(nn.Module):
+    """``module``'s forward pass under ``star.training.loop.autocast`` (the training loops' bf16 path)."""
+
+    def __init__(self, module: nn.Module, precision: str):
+        super().__init__()
+        self.module, self.precision = module, precision
+
+    def forward(self, x):
+        with autocast(x.device, self.precision):
+            return self.module(x).float()
+
+
+def head_step_times(head: StarHead, feat: torch.Tensor, precisions: list[str], repeats: int) -> dict[str, list[float]]:
+    """Seconds per STAR-head training step (forward, STAR loss on 3/4 of the classes, backward, SGD step) per
+    precision, interleaved, each from its own copy of ``head``."""
+    c, k = head.config.num_classes, head.config.num_parts
+    names, parts = torch.randn(c, head.config.text_dim), torch.randn(k, c, head.config.text_dim)
+    seen = list(range(3 * c // 4))
+    y = torch.tensor(seen, device=feat.device).repeat(len(feat) // len(seen) + 1)[:len(feat)]
+    heads = {p: copy.deepcopy(head).train() for p in precisions}
+    opts = {p: torch.optim.SGD(h.parameters(), lr=0.01, momentum=0.9, nesterov=True) for p, h in heads.items()}
+    times: dict[str, list[float]] = {p: [] for p in precisions}
+    for r in range(repeats + 1):
+        for p, h in heads.items():
+            start = time.perf_counter()
+            with autocast(feat.device, p):
+                out, (name_proj, desc_proj) = h(feat), h.encode_text(names.to(feat.device), parts.to(feat.device))
+            out.part_features, out.global_feature = out.part_features.float(), out.global_feature.float()
+            loss = star_loss(out, name_proj.float(), desc_proj.float(), y, seen, list(range(c)))["total"]
+            opts[p].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[p].step()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            if r:
+                times[p].append(time.perf_counter() - start)
+    return times
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -95,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", default=["fast", "original"], choices=["fast", "original"],
                         help="backbone implementations to time for the training step")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of the fast path")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"],
+                        help="training-step precisions (bf16: bfloat16 autocast, as backbone/head.precision)")
+    parser.add_argument("--head-batch", type=int, default=64, help="clips per head training step (0: skip)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -122,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         b = args.train_batch
         base = ShiftGCN(num_classes=args.num_classes, num_person=m).to(device)
         models: dict[str, nn.Module] = {p: copy.deepcopy(base).set_fast(p == "fast").train() for p in args.paths}
+        if "bf16" in args.precisions:
+            models["fast+bf16"] = Autocast(copy.deepcopy(base).set_fast(True).train(), "bf16")
         if args.compile:
             models["fast+compile"] = torch.compile(copy.deepcopy(base).set_fast(True).train())
         x = torch.randn(b, 3, args.frames, 25, m, device=device)
@@ -138,6 +188,19 @@ def main(argv: list[str] | None = None) -> int:
         if "fast+compile" in first:
             print(f"torch.compile: first step {first['fast+compile']:.0f} s (compilation; again for a new batch "
                   "size or eval mode)")
+
+    if args.head_batch:
+        b = args.head_batch
+        recipe = StarHead(StarConfig(num_classes=args.num_classes, ffn_hidden=256, dropout=0.1)).to(device)
+        with torch.no_grad():
+            feat = backbone.features(torch.randn(b, 3, args.frames, 25, m, device=device))
+        times = head_step_times(recipe, feat, args.precisions, args.repeats)
+        print()
+        print(f"STAR-6 head training step (the v2 recipe's head, forward + STAR loss + backward + SGD step), "
+              f"batch {b}, interleaved, median (min..max) of {args.repeats}")
+        print(f"{'precision':<14} | {'train ms/clip':>13} | {'min..max ms/clip':>17}")
+        for k, ts in times.items():
+            print(f"{k:<14} | {1000 * statistics.median(ts) / b:>13.2f} | {1000 * min(ts) / b:>7.2f}..{1000 * max(ts) / b:<8.2f}")
 
     baseline = GlobalBaseline(config)
     rows = [
