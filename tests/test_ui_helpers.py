@@ -276,3 +276,10 @@ def test_validation_curve_takes_the_chosen_taus_run_and_draws_what_is_there():
     assert list(fig.data[1].y) == pytest.approx([50, 60, 70])
     assert list(fig.data[3].x) == [2] and fig.data[3].y[0] == pytest.approx(10)
     assert [t.name for t in viz.validation_curve([1, 2], {"val_H": [0.1, 0.2]}, chosen_epoch=5).data] == ["H"]
+
+
+def test_training_precision_reads_the_sidecar_config_and_defaults_to_fp32():
+    from ui.model_view import training_precision
+
+    assert training_precision({}) == "backbone fp32, head fp32"
+    assert training_precision({"config": {"head": {"precision": "bf16"}, "backbone": {}}}) == "backbone fp32, head bf16"

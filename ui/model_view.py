@@ -69,7 +69,14 @@ def model_overview(view: ModelView) -> dict[str, str]:
         "Text encoder": f"{te['id']} (dim {te['dim']})", "Gamma": f"{view.gamma:.4f}",
         "Test clips in bundle": str(len(view.labels)), "Code version": str(m.get("code_version", "?")),
         "Seed": str(m.get("seed", "?")), "Device": str(m.get("device", "?")),
+        "Training precision": training_precision(m),
     }
+
+
+def training_precision(meta: dict[str, Any]) -> str:
+    """The training forward passes' precision from the sidecar's config (older sidecars: fp32)."""
+    cfg = meta.get("config", {})
+    return f"backbone {cfg.get('backbone', {}).get('precision', 'fp32')}, head {cfg.get('head', {}).get('precision', 'fp32')}"
 
 
 def metric_rows(meta: dict[str, Any]) -> list[dict[str, str]]:
