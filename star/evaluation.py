@@ -20,7 +20,7 @@ from star.checkpoint import load_checkpoint
 from star.config import RunConfig, load_benchmark_splits
 from star.pipeline import StarPipeline, run_head
 from star.skeleton.topology import partition
-from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
+from star.zsl import ausuc, choose_gamma, fused_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
 
 ATTENTION_CLIPS = 24  # test clips whose attention maps go into the bundle
 
@@ -49,9 +49,10 @@ def attention_time_joint(attention: list[np.ndarray], num_parts: int) -> np.ndar
 
 @torch.no_grad()
 def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | None, bench,
-                 gamma: float) -> tuple[dict, dict]:
+                 gamma: float, part_weight: float = 0.0) -> tuple[dict, dict]:
     """(metrics, bundle) for cached test features ``test`` (``star.features.load_features`` dict).
 
+    The scores are ``star.zsl.fused_scores`` with ``part_weight`` (0: the global feature against the names).
     Part features, projected descriptions and attention maps go in only when the head has them."""
     device = next(head.parameters()).device
     head.eval()
@@ -61,7 +62,8 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
     name_proj, desc_proj = head.encode_text(names.to(device), parts)
     desc_noprompt = head.encode_text(names.to(device), parts, use_prompt=False)[1] if desc_proj is not None else None
     name_proj = name_proj.cpu().numpy()
-    scores = cosine_scores(glob, name_proj).astype(np.float32)  # metrics from exactly what the bundle stores
+    desc_np = None if desc_proj is None else desc_proj.cpu().numpy()
+    scores = fused_scores(glob, name_proj, part_feats, desc_np, part_weight).astype(np.float32)  # as the bundle stores
     labels = np.asarray(test["y"])
     metrics = test_metrics(scores, labels, bench.seen_classes, bench.unseen_classes, gamma)
     bundle = {"labels": labels, "sources": np.asarray(test["source"]).astype(str), "scores": scores,
@@ -69,7 +71,7 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
               "seen": np.array(bench.seen_classes), "unseen": np.array(bench.unseen_classes)}
     if desc_proj is not None:
         bundle.update({"part_features": part_feats.astype(np.float32),
-                       "desc_proj": desc_proj.cpu().numpy().astype(np.float32),
+                       "desc_proj": desc_np.astype(np.float32),
                        "desc_proj_noprompt": desc_noprompt.cpu().numpy().astype(np.float32)})
     rows = subsample_per_class(labels, ATTENTION_CLIPS)  # a deterministic spread of test clips
     out = head(torch.as_tensor(np.array(test["x"][rows], dtype=np.float32), device=device))
@@ -94,10 +96,10 @@ def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: b
         if data_dir is not None:
             run_cfg = dataclasses.replace(run_cfg, data_dir=str(data_dir))
         test = load_benchmark_splits(run_cfg)[1]["test"]  # same clips as at training time
-        glob, labels = [], np.asarray(test.label)
+        scores, labels = [], np.asarray(test.label)
         for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
             frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
             feats = pipe.backbone_features(pipe.model_inputs(frames))
-            glob.append(pipe.head_outputs(feats).global_features)
-        scores = pipe.scores(np.concatenate(glob)).astype(np.float32)  # as stored in bundles
+            scores.append(pipe.scores(pipe.head_outputs(feats)))
+        scores = np.concatenate(scores).astype(np.float32)  # as stored in bundles
     return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)

@@ -59,7 +59,7 @@ class Predictor:
     def predict(self, clips: list[Clip], gamma: float | None = None, top_k: int = 5) -> list[Prediction]:
         gamma = self.pipe.ckpt.gamma if gamma is None else float(gamma)
         out = self.pipe.clips_outputs(clips, with_attention=True)
-        scores = self.pipe.scores(out.global_features)
+        scores = self.pipe.scores(out)
         seen, unseen = self.meta["seen_classes"], self.meta["unseen_classes"]
         cal = calibrated_scores(scores, seen, gamma)
         maps = attention_time_joint(out.attention, self.meta["num_parts"]) if out.attention else None
@@ -85,7 +85,10 @@ class Predictor:
         return self._encoder
 
     def rank_names(self, clips: list[Clip], names: list[str], top_k: int | None = None) -> list[list[dict]]:
-        """Open vocabulary: rank each clip against arbitrary action names (embedded with the checkpoint's encoder)."""
+        """Open vocabulary: rank each clip against arbitrary action names (embedded with the checkpoint's encoder).
+
+        Names only: a new name has no part descriptions, so the ranking is the global cosine (the paper's score)
+        even for a checkpoint whose class scores add part evidence (sidecar ``score.part_weight``)."""
         names = [n.strip() for n in names if n.strip()]
         if not names:
             raise ValueError("give at least one candidate action name")

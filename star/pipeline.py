@@ -3,7 +3,8 @@
 ``StarPipeline`` is what evaluation, ``star predict`` and the app use, so every consumer computes scores the
 same way: clip -> ``to_model_input`` (with the checkpoint's canonical-skeleton spec, sidecar key ``preprocess``;
 absent = ``LEGACY``, as every checkpoint before it was trained) -> ``ShiftGCN.features`` -> head -> global feature -> cosine against the
-projected class-name embeddings -> calibrated stacking (``star.zsl``).
+projected class-name embeddings (plus, with a part weight in the sidecar, the parts against their projected
+descriptions: ``star.zsl.fused_scores``) -> calibrated stacking (``star.zsl``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from star.models import ShiftGCN, build_head, freeze
 from star.skeleton.canonical import Canonical
 from star.skeleton.clip import Clip
 from star.skeleton.transforms import to_model_input_batch
-from star.zsl import cosine_scores
+from star.zsl import fused_scores
 
 
 @dataclass
@@ -71,6 +72,7 @@ class StarPipeline:
         freeze(self.backbone)
         self.backbone.to(device)
         self.head.to(device).eval()
+        self.part_weight = float(self.meta.get("score", {}).get("part_weight", 0.0))
         self.name_emb = ckpt.tensors["text.names"].float()
         self.part_emb = ckpt.tensors.get("text.parts")
         with torch.no_grad():
@@ -119,6 +121,8 @@ class StarPipeline:
         inputs = self.model_inputs(clips)
         return self.head_outputs(self.backbone_features(inputs), with_attention=with_attention)
 
-    def scores(self, global_features: np.ndarray, name_proj: np.ndarray | None = None) -> np.ndarray:
-        """Cosine scores (N, C) against the checkpoint's classes (or the given projected names)."""
-        return cosine_scores(global_features, self.name_proj if name_proj is None else name_proj)
+    def scores(self, outputs: HeadOutputs) -> np.ndarray:
+        """Class scores (N, C) of head outputs against the checkpoint's classes, as the checkpoint was selected and
+        evaluated: ``star.zsl.fused_scores`` with its part weight (0, the global cosine, when the sidecar has none)."""
+        return fused_scores(outputs.global_features, self.name_proj, outputs.part_features, self.desc_proj,
+                            self.part_weight)

@@ -128,6 +128,32 @@ def cosine_scores(features: Any, class_embeddings: Any) -> np.ndarray:
     return np.clip(f @ e.T, -1.0, 1.0)
 
 
+def part_scores(part_features: Any, desc_proj: Any) -> np.ndarray:
+    """Per-part cosine scores averaged over parts: part_features (N, K, m), desc_proj (K, C, m) -> (N, C),
+    ``mean_k cos(part_features[:, k], desc_proj[k])``, the similarity the multi-part loss (MPCE) trains."""
+    p, d = _to_numpy(part_features), _to_numpy(desc_proj)
+    if p.ndim != 3 or d.ndim != 3 or p.shape[1] != d.shape[0] or p.shape[2] != d.shape[2]:
+        raise ValueError(f"part_features (N, K, m) and desc_proj (K, C, m) must share K and m; got {p.shape} and "
+                         f"{d.shape}")
+    return np.mean([cosine_scores(p[:, k], d[k]) for k in range(p.shape[1])], axis=0)
+
+
+def fused_scores(global_features: Any, name_proj: Any, part_features: Any = None, desc_proj: Any = None,
+                 part_weight: float = 0.0) -> np.ndarray:
+    """Class scores (N, C): ``cos(global, name) + part_weight * part_scores(part_features, desc_proj)``.
+
+    ``part_weight`` 0 is the paper's score (eq. 9, the global feature against the class names only); a
+    positive weight adds the part-description evidence. A head without parts needs ``part_weight`` 0."""
+    scores = cosine_scores(global_features, name_proj)
+    if part_weight == 0:
+        return scores
+    if part_weight < 0 or not np.isfinite(part_weight):
+        raise ValueError(f"part_weight must be a finite number >= 0, got {part_weight}")
+    if part_features is None or desc_proj is None:
+        raise ValueError(f"part_weight {part_weight} needs part features and part descriptions; this head has none")
+    return scores + part_weight * part_scores(part_features, desc_proj)
+
+
 def zsl_predict(scores: Any, unseen: Sequence[int]) -> np.ndarray:
     """ZSL prediction: argmax over the unseen classes only.
 

@@ -135,7 +135,8 @@ def test_new_fields_are_checked():
     for key, value in (("preprocess", "view,bogus"), ("validation.protocol", "views"),
                        ("validation.select_by", "auc"), ("validation.backbone", "own"), ("head.schedule", "linear"),
                        ("head.copy_sampling", "two"), ("head.milestone_fractions", [0.5, 1.5]),
-                       ("head.tau_grid", [0.1, 0.0]), ("head.precision", "fp16"), ("backbone.precision", "half")):
+                       ("head.tau_grid", [0.1, 0.0]), ("head.precision", "fp16"), ("backbone.precision", "half"),
+                       ("head.part_weight", -0.5), ("head.part_weight_grid", [0.0, -1.0])):
         with pytest.raises(ConfigError):
             resolve_config(overrides={key: value})
     cfg = resolve_config(parse(["--preprocess", "view,scale", "--head.tau-grid", "[0.05, 0.1]",

@@ -171,3 +171,61 @@ def test_bf16_backbone_training_records_its_precision(tmp_path, repo_root, share
     assert json.loads((run / BACKBONE_STATE_FILE).read_text())["precision"] == "bf16"
     weights = load_file(str(run / BACKBONE_FILE))
     assert all(t.dtype in (torch.float32, torch.int64) and torch.isfinite(t.float()).all() for t in weights.values())
+
+
+def _one_fold_flags(flags: list[str]) -> list[str]:
+    dropped = {"--validation.backbone", "--head.tau-grid", "--out"}
+    return [f for i, f in enumerate(flags) if f not in dropped and (i == 0 or flags[i - 1] not in dropped)]
+
+
+def test_a_part_weight_adds_part_evidence_everywhere_the_checkpoint_scores(v2_run, capsys):
+    """head.part_weight 1: the bundle's scores are the fused scores of its own outputs, not the global cosine,
+    and `star eval` and the Predictor (star predict, the app) compute the same fused scores."""
+    from star.zsl import cosine_scores, fused_scores
+
+    base, flags = v2_run
+    out = base / "ckpt" / "star-w1"
+    data = flags[flags.index("--data-dir") + 1]
+    assert main(["train", *_one_fold_flags(flags), "--head.part-weight", "1.0", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.meta["score"]["part_weight"] == 1.0 and ckpt.meta["score"]["chosen_by"] == "config (head.part_weight)"
+    b = ckpt.load_bundle()
+    fused = fused_scores(b["global_features"], b["name_proj"], b["part_features"], b["desc_proj"], 1.0)
+    np.testing.assert_allclose(b["scores"], fused, atol=1e-5)
+    assert np.abs(b["scores"] - cosine_scores(b["global_features"], b["name_proj"])).max() > 0.05
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(out), "--json", "--data-dir", data]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key, value in ckpt.meta["metrics"].items():
+        assert got[key] == pytest.approx(value, abs=1e-6), key
+    pred = Predictor.load(out)
+    cfg = RunConfig.from_dict(pred.meta["config"])
+    cfg.data_dir = data
+    test = load_benchmark_splits(cfg)[1]["test"]
+    scores = np.stack([p.scores for p in pred.predict([test.clip(i) for i in range(4)])])
+    np.testing.assert_allclose(scores, b["scores"][:4], atol=1e-5)
+
+
+def test_the_part_weight_grid_is_chosen_on_validation(v2_run):
+    """head.part_weight_grid [0, 1]: one training run per fold, scored with both weights after every epoch; the
+    (weight, epoch) with the best validation AUSUC wins (ties: earlier epoch, then the earlier weight)."""
+    base, flags = v2_run
+    out = base / "ckpt" / "star-wgrid"
+    assert main(["train", *_one_fold_flags(flags), "--head.part-weight-grid", "[0.0, 1.0]", "--out", str(out)]) == 0
+    meta = load_checkpoint(out).meta
+    c = meta["learning_curves"]
+    assert set(c) == {"validation w=0", "validation w=1", "final"}
+    np.testing.assert_allclose(c["validation w=0"]["loss_total"], c["validation w=1"]["loss_total"])  # same run
+    assert c["validation w=0"]["val_gamma"] != c["validation w=1"]["val_gamma"]  # scored differently
+    candidates = [(a, -e, -i) for i, w in enumerate((0, 1)) for e, a in enumerate(c[f"validation w={w}"]["val_ausuc"], 1)]
+    best = max(candidates)
+    assert meta["score"]["part_weight"] == (0.0, 1.0)[-best[2]] and meta["gamma"]["epoch"] == -best[1]
+    assert meta["score"]["grid"] == [0.0, 1.0] and meta["score"]["chosen_by"].startswith("validation: best ausuc")
+    assert meta["gamma"]["value"] == pytest.approx(c[f"validation w={-best[2]}"]["val_gamma"][-best[1] - 1])
+
+
+def test_a_head_without_parts_refuses_a_part_weight(v2_run):
+    base, flags = v2_run
+    with pytest.raises(ValueError, match="no parts to score"):
+        main(["train", *_one_fold_flags(flags), "--head.model", "baseline", "--head.part-weight", "0.5",
+              "--out", str(base / "ckpt" / "baseline-w")])

@@ -283,3 +283,13 @@ def test_training_precision_reads_the_sidecar_config_and_defaults_to_fp32():
 
     assert training_precision({}) == "backbone fp32, head fp32"
     assert training_precision({"config": {"head": {"precision": "bf16"}, "backbone": {}}}) == "backbone fp32, head bf16"
+
+
+def test_class_score_names_the_part_weight_and_how_it_was_chosen():
+    from ui.model_view import class_score
+
+    assert class_score({}) == "cos(global feature, class name) (the paper's score)"
+    assert class_score({"score": {"part_weight": 0.0}}) == class_score({})
+    text = class_score({"score": {"part_weight": 2.0, "chosen_by": "validation: best H over head.part_weight_grid"}})
+    assert text == ("cos(global, name) + 2 x mean over parts of cos(part, description); "
+                    "weight: validation: best H over head.part_weight_grid")

@@ -31,6 +31,24 @@ def test_cosine_scores_known_values_and_zero_vectors():
     assert not np.isnan(out).any()
 
 
+def test_fused_scores_add_the_mean_part_cosine():
+    glob = np.array([[1.0, 0.0], [0.0, 2.0]])
+    names = np.array([[1.0, 0.0], [1.0, 1.0]])
+    parts = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])  # (N=2, K=2, m=2)
+    desc = np.array([[[1.0, 0.0], [0.0, 3.0]], [[0.0, 1.0], [0.0, 1.0]]])  # (K=2, C=2, m=2)
+    r = 1 / np.sqrt(2)
+    # part k of clip n against class c, averaged over k: clip 0 [(1 + 1) / 2, (0 + 1) / 2], clip 1 [(0 + 1) / 2, (1 + 1) / 2]
+    np.testing.assert_allclose(zsl.part_scores(parts, desc), [[1.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(zsl.fused_scores(glob, names), [[1.0, r], [0.0, r]])
+    np.testing.assert_allclose(zsl.fused_scores(glob, names, parts, desc, 2.0), [[3.0, r + 1], [1.0, r + 2]])
+    with pytest.raises(ValueError, match="needs part features"):
+        zsl.fused_scores(glob, names, None, None, 0.5)
+    with pytest.raises(ValueError, match=">= 0"):
+        zsl.fused_scores(glob, names, parts, desc, -1.0)
+    with pytest.raises(ValueError, match="share K and m"):
+        zsl.part_scores(parts, desc[:1])
+
+
 def test_cosine_scores_accepts_torch_with_grad():
     feats = torch.randn(5, 8, requires_grad=True)
     emb = torch.randn(3, 8)

@@ -70,7 +70,17 @@ def model_overview(view: ModelView) -> dict[str, str]:
         "Test clips in bundle": str(len(view.labels)), "Code version": str(m.get("code_version", "?")),
         "Seed": str(m.get("seed", "?")), "Device": str(m.get("device", "?")),
         "Training precision": training_precision(m),
+        "Class score": class_score(m),
     }
+
+
+def class_score(meta: dict[str, Any]) -> str:
+    """How the checkpoint scores a clip against a class (sidecar ``score``; older sidecars: the global cosine)."""
+    score = meta.get("score", {})
+    w = float(score.get("part_weight", 0.0))
+    if w == 0:
+        return "cos(global feature, class name) (the paper's score)"
+    return f"cos(global, name) + {w:g} x mean over parts of cos(part, description); weight: {score.get('chosen_by', '?')}"
 
 
 def training_precision(meta: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ from star.training import distributed
 from star.training.loop import autocast, epoch_batches, schedule_lr, set_lr
 from star.training.runlog import RunLog
 from star.training.sidecar import checkpoint_meta
-from star.zsl import ausuc, choose_gamma, cosine_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
+from star.zsl import ausuc, choose_gamma, fused_scores, gzsl_metrics, seen_unseen_curve, zsl_accuracy
 
 
 def class_text(cfg: RunConfig, bench) -> tuple[object, torch.Tensor, torch.Tensor]:
@@ -89,9 +89,24 @@ def _loss(step, x, y, names, parts, classes: list[int], cfg: RunConfig) -> dict:
 
 
 @torch.no_grad()
-def projected_names(head, names: torch.Tensor) -> np.ndarray:
+def projected_text(head, names: torch.Tensor, parts: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(name_proj (C, m), desc_proj (K, C, m) or None) of a head in eval mode, semantic prompts included."""
     head.eval()
-    return head.encode_names(names).cpu().numpy()
+    name_proj, desc_proj = head.encode_text(names, parts)
+    return name_proj.cpu().numpy(), None if desc_proj is None else desc_proj.cpu().numpy()
+
+
+def part_weights(cfg: RunConfig) -> list[float]:
+    """The class-score part weights validation compares (``head.part_weight_grid``, else ``head.part_weight``)."""
+    return list(cfg.head.part_weight_grid) or [cfg.head.part_weight]
+
+
+def weight_view(history: list[dict], weight: float, stage: str) -> list[dict]:
+    """One part weight's per-epoch records out of a run scored with several (keys ``<key>@<weight>``)."""
+    tag = f"@{weight:g}"
+    return [{**{k: v for k, v in r.items() if "@" not in k},
+             **{k[:-len(tag)]: v for k, v in r.items() if k.endswith(tag)}, "stage": stage, "part_weight": weight}
+            for r in history]
 
 
 def new_head(cfg: RunConfig, bench, text_dim: int) -> torch.nn.Module:
@@ -212,7 +227,10 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
     ``head.tau_grid`` (else ``head.tau``). Per tau, the folds' per-epoch metrics are averaged (stage
     ``validation`` / ``validation tau=<tau>``; the folds' own records follow as ``... fold=<j>``); the (tau,
     epoch) with the best ``validation.select_by`` on that mean curve, smoothed over ``validation.smooth_epochs``,
-    wins (ties: smaller epoch, then the earlier tau) and brings the folds' mean best-H gamma at that epoch."""
+    wins (ties: smaller epoch, then the earlier tau) and brings the folds' mean best-H gamma at that epoch.
+    With ``head.part_weight_grid`` every epoch is also scored with each part weight (``star.zsl.fused_scores``),
+    and each (tau, weight) pair is a candidate with its own curve (stage ``... w=<weight>``); ties go to the
+    earlier weight of the grid."""
     vcfg = cfg.validation
     train_bank = load_benchmark_splits(cfg)[1]["train"]
     folds = [validation_fold(cfg, bench, train_bank, j) for j in range(vcfg.folds)]
@@ -221,6 +239,10 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
         check_preprocess(cfg, vdir / FEATURE_INFO_FILE, "validation features")
         feats = load_features(vdir, "train")
     taus = list(cfg.head.tau_grid) or [cfg.head.tau]
+    weights, multi_w = part_weights(cfg), len(part_weights(cfg)) > 1
+    if any(weights) and (parts is None or not new_head(cfg, bench, names.shape[1]).part_names):
+        raise ValueError(f"head.part_weight / head.part_weight_grid {weights}: the '{cfg.head.model}' head has no "
+                         "parts to score; use 0")
     key = SELECT_KEYS[vcfg.select_by]
     means, fold_records = [], []
     for tau in taus:
@@ -235,32 +257,47 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
             head = new_head(cfg, bench, names.shape[1])
 
             def on_epoch(epoch: int) -> dict:
-                scores = cosine_scores(run_head(head, x_val).global_features,
-                                       projected_names(head, names.to(cfg.device)))
-                return validation_metrics(scores, y_val, p_seen, p_unseen)
+                out = run_head(head, x_val)
+                name_proj, desc_proj = projected_text(head, names.to(cfg.device),
+                                                      None if parts is None else parts.to(cfg.device))
+                by_weight = {w: validation_metrics(fused_scores(out.global_features, name_proj, out.part_features,
+                                                                desc_proj, w), y_val, p_seen, p_unseen)
+                             for w in weights}
+                if not multi_w:
+                    return by_weight[weights[0]]
+                return {f"{k}@{w:g}": v for w, m in by_weight.items() for k, v in m.items()}
 
             history, _ = fit(head, feats["x"], tr, feats["y"], names, parts, p_seen, cfg, cfg.head.epochs, log,
                              stage if len(folds) == 1 else f"{stage} fold={j}", on_epoch,
                              clips=feats["source"][tr], tau=tau)
             runs.append(history)
-        mean = mean_curve(runs, stage) if len(folds) > 1 else runs[0]
-        for e, score in enumerate(smoothed([r[key] for r in mean], vcfg.smooth_epochs)):
-            for r in [mean[e]] + ([h[e] for h in runs] if len(folds) > 1 else []):
-                r["tau_init"] = tau
-                r["select_score"] = score
-        means.append(mean)
-        if len(folds) > 1:
-            fold_records += [dict(r, fold=j) for j, h in enumerate(runs) for r in h]
+        for w in weights:  # every part weight is a candidate of its own, scored on the same training runs
+            wstage = f"{stage} w={w:g}" if multi_w else stage
+            wruns = [weight_view(h, w, wstage if len(folds) == 1 else f"{wstage} fold={j}")
+                     for j, h in enumerate(runs)] if multi_w else [[dict(r, part_weight=w) for r in h] for h in runs]
+            mean = mean_curve(wruns, wstage) if len(folds) > 1 else wruns[0]
+            for e, score in enumerate(smoothed([r[key] for r in mean], vcfg.smooth_epochs)):
+                for r in [mean[e]] + ([h[e] for h in wruns] if len(folds) > 1 else []):
+                    r["tau_init"] = tau
+                    r["select_score"] = score
+            means.append(mean)
+            if len(folds) > 1:
+                fold_records += [dict(r, fold=j) for j, h in enumerate(wruns) for r in h]
     best = max((r for h in means for r in h),
-               key=lambda r: (r["select_score"], -r["epoch"], -taus.index(r["tau_init"])))
+               key=lambda r: (r["select_score"], -r["epoch"], -taus.index(r["tau_init"]),
+                              -weights.index(r["part_weight"])))
     tau_by = ("learned (log tau, from head.tau)" if cfg.head.learn_tau else "config (head.tau)") if len(taus) == 1 \
         else f"validation: best {vcfg.select_by} over head.tau_grid" + (" (initial values, then learned)"
                                                                          if cfg.head.learn_tau else "")
-    at_best = [r for r in fold_records if r["epoch"] == best["epoch"] and r["tau_init"] == best["tau_init"]]
+    at_best = [r for r in fold_records if r["epoch"] == best["epoch"] and r["tau_init"] == best["tau_init"]
+               and r["part_weight"] == best["part_weight"]]
     fold0 = folds[0]
     return {"epoch": best["epoch"], "gamma": best["val_gamma"], "val_H": best["val_H"], "val_zsl": best["val_zsl"],
             "val_ausuc": best["val_ausuc"], "val_S": best["val_S"], "val_U": best["val_U"],
             "tau": best["tau_init"], "tau_chosen_by": tau_by, "tau_grid": taus,
+            "part_weight": best["part_weight"], "part_weight_grid": weights,
+            "part_weight_chosen_by": (f"validation: best {vcfg.select_by} over head.part_weight_grid" if multi_w
+                                      else "config (head.part_weight)"),
             "pseudo_unseen_classes": fold0["unseen_classes"], "select_by": vcfg.select_by,
             "smooth_epochs": vcfg.smooth_epochs, "folds": vcfg.folds,
             **({"fold_unseen_classes": [f["unseen_classes"] for f in folds],
@@ -284,7 +321,8 @@ def train_head(cfg: RunConfig) -> Path:
     log = RunLog(rd / f"head_{Path(cfg.out).name}_log.jsonl")
     choice = select_epoch(cfg, bench, feats, names, parts, log)
     if distributed.is_main():
-        print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f})")
+        print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f}, "
+              f"part weight {choice['part_weight']:g})")
     head = new_head(cfg, bench, names.shape[1])
     final_curve, tau_final = fit(head, feats["x"], np.arange(len(feats["y"])), feats["y"], names, parts,
                                  bench.seen_classes, cfg, choice["epoch"], log, "final", clips=feats["source"],
@@ -294,7 +332,7 @@ def train_head(cfg: RunConfig) -> Path:
     out = Path(cfg.out)
     if distributed.is_main():
         test = load_features(rd, "test")
-        metrics, bundle = build_bundle(head, test, names, parts, bench, choice["gamma"])
+        metrics, bundle = build_bundle(head, test, names, parts, bench, choice["gamma"], choice["part_weight"])
         backbone = load_backbone_weights(rd / BACKBONE_FILE)
         tensors = {**{f"backbone.{k}": v for k, v in backbone.items()},
                    **{f"head.{k}": v for k, v in head.state_dict().items()}, "text.names": names}

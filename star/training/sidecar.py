@@ -61,6 +61,10 @@ def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: di
         "tau": {"value": choice.get("tau_final", hcfg.tau), "initial": choice.get("tau", hcfg.tau),
                 "learned": hcfg.learn_tau, "chosen_by": choice.get("tau_chosen_by", "config (head.tau)"),
                 "grid": choice.get("tau_grid", [hcfg.tau])},
+        "score": {"part_weight": choice.get("part_weight", hcfg.part_weight),
+                  "chosen_by": choice.get("part_weight_chosen_by", "config (head.part_weight)"),
+                  "grid": choice.get("part_weight_grid", [hcfg.part_weight]),
+                  "formula": "cos(global, name) + part_weight * mean over parts of cos(part, description)"},
         "schedule": {"kind": hcfg.schedule, "lr": hcfg.lr, "weight_decay": hcfg.weight_decay,
                      # the final run replays the validation run's schedule (head.epochs long) up to the chosen epoch
                      "final": choice.get("final_schedule", "rescaled to the chosen length"),
