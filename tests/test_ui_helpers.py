@@ -293,3 +293,13 @@ def test_class_score_names_the_part_weight_and_how_it_was_chosen():
     text = class_score({"score": {"part_weight": 2.0, "chosen_by": "validation: best H over head.part_weight_grid"}})
     assert text == ("cos(global, name) + 2 x mean over parts of cos(part, description); "
                     "weight: validation: best H over head.part_weight_grid")
+
+
+def test_gamma_story_tells_the_part_weight_validation_chose():
+    from ui.model_view import gamma_story
+
+    meta = _meta()
+    assert not any("part weight" in p for p in gamma_story(meta))  # a fixed weight is not a validation choice
+    meta["score"] = {"part_weight": 1.0, "grid": [0.0, 0.5, 1.0]}
+    assert ("With it, validation chose the class score's part weight 1 out of 0, 0.5, 1 (0: the global feature "
+            "against the class names only; more: the body parts against their descriptions count too).") in gamma_story(meta)[1]

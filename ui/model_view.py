@@ -222,6 +222,11 @@ def gamma_story(meta: dict[str, Any]) -> list[str]:
                     else "") + ("; gamma is the folds' mean of the value that maximises each fold's validation H "
                                 "at that epoch." if folds > 1 else
                                 "; gamma is the value that maximises validation H at that epoch.")]
+        score = meta.get("score", {})
+        if len(score.get("grid", [])) > 1:
+            epoch.append(f"With it, validation chose the class score's part weight {float(score['part_weight']):g} "
+                         f"out of {', '.join(f'{float(w):g}' for w in score['grid'])} (0: the global feature against "
+                         "the class names only; more: the body parts against their descriptions count too).")
         if "val_H" in g:
             su = [f"{k} {_pct(g[f'val_{k}'])}" for k in ("S", "U") if f"val_{k}" in g]
             epoch.append(f"There, {'mean ' if folds > 1 else ''}validation H is {_pct(g['val_H'])}" + (f" ({', '.join(su)})" if su else "")
