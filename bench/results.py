@@ -149,7 +149,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def machine_of(rec: dict) -> str:
     """The CPU model a head was trained on, from its device string ('cpu (AMD EPYC, 1 threads)' -> 'AMD EPYC');
     the backbone too was trained there (a backbone retrained on another CPU model is not bit-identical)."""
-    match = re.fullmatch(r"cpu \((.*), \d+ threads?\)", str(rec.get("device")))
+    match = re.fullmatch(r"cpu \((.*), \d+ threads?( x \d+ processes)?\)", str(rec.get("device")))
     return match.group(1) if match else str(rec.get("device") or "unknown")
 
 

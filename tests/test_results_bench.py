@@ -100,3 +100,7 @@ def test_every_comparison_model_is_a_valid_config(model):
         assert cfg.out.endswith(f"{model}-s1")
         # the name fixes the number of validation folds, whatever the split's config says
         assert cfg.validation.folds == (3 if "-f3" in model else 1)
+
+
+def test_machine_of_reads_a_torchrun_device_string():
+    assert results.machine_of({"device": "cpu (AMD EPYC, 1 threads x 2 processes)"}) == "AMD EPYC"

@@ -43,3 +43,15 @@ def test_autocast_runs_matmuls_in_bf16_only_when_asked():
     assert y.dtype == torch.bfloat16
     assert layer.weight.dtype == torch.float32  # the weights stay fp32
     torch.testing.assert_close(y.float(), layer(x), atol=0.05, rtol=0.02)
+
+
+def test_device_name_counts_processes_under_torchrun(monkeypatch):
+    import torch
+
+    from star.training import distributed
+    from star.training.runlog import cpu_model, device_name
+
+    threads = torch.get_num_threads()
+    assert device_name("cpu") == f"cpu ({cpu_model()}, {threads} threads)"
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    assert device_name("cpu") == f"cpu ({cpu_model()}, {threads} threads x 2 processes)"

@@ -46,9 +46,13 @@ def cpu_model() -> str:
 
 
 def device_name(device: str) -> str:
-    """What a checkpoint records as its training device, e.g. 'cpu (AMD EPYC ..., 2 threads)'."""
+    """What a checkpoint records as its training device, e.g. 'cpu (AMD EPYC ..., 2 threads)', or under torchrun
+    'cpu (AMD EPYC ..., 1 threads x 2 processes)'."""
     import torch
 
+    from star.training import distributed
+
+    procs = f" x {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     if str(device).startswith("cuda") and torch.cuda.is_available():
-        return f"{device} ({torch.cuda.get_device_name()})"
-    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads)"
+        return f"{device} ({torch.cuda.get_device_name()}{procs})"
+    return f"cpu ({cpu_model()}, {torch.get_num_threads()} threads{procs})"
