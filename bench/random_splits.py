@@ -16,7 +16,8 @@ before their rewrite (issue 11), read from git history, for the before/after com
 ``star-6-f3`` / ``baseline-f3``: epoch and gamma chosen on the mean of 3 validation folds (``validation.folds``);
 ``star-6-f3-bf16``: ``star-6-f3`` with the head trained in bfloat16 autocast (``head.precision``);
 ``star-6-f3-bf16-pw``: the same training runs, with the class score's part weight (``head.part_weight_grid``,
-``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid). The
+``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid); it also writes the
+``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``). The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -132,6 +133,15 @@ def head_overrides(model: str, seed: int, out: Path) -> dict:
     return {"validation.folds": 1, **MODELS[model], "seed": seed, "out": str(out)}
 
 
+def paired_outputs(split: str, model: str, seed: int) -> dict[str, list[float]]:
+    """``star-6-f3-bf16-pw`` also writes ``star-6-f3-bf16`` (the paper's score, part weight 0) from the same
+    validation runs, with its own final run, unless that head exists: the two are then paired exactly."""
+    if model != "star-6-f3-bf16-pw":
+        return {}
+    ref = checkpoint_dir(split, "star-6-f3-bf16", seed)
+    return {} if (ref / "model.json").exists() else {str(ref): [0.0]}
+
+
 def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
     from star.training.head import train_head
 
@@ -146,7 +156,8 @@ def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
                 fetch_mpnet()
             t0 = time.perf_counter()
             print(f"== {split}: {model} seed {seed}", flush=True)
-            train_head(resolve_config(path=config_path(split), overrides=head_overrides(model, seed, out)))
+            train_head(resolve_config(path=config_path(split), overrides=head_overrides(model, seed, out)),
+                       also=paired_outputs(split, model, seed))
             print(f"== {split}: {model} seed {seed} done in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -36,6 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import default_timing  # noqa: E402
 from bench.random_splits import MODELS, config_path  # noqa: E402
 from star.analysis import mean_ci, paired_difference  # noqa: E402
 from star.checkpoint import load_checkpoint  # noqa: E402
@@ -468,6 +469,12 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
               "## Learning curves (STAR-6, seed 0)", "",
               *[x for s in (*RANDOM, "3210") for x in learning_curve_lines(records, s)], "",
               "## Wall times on this machine", "", *wall_times(records), "",
+              "## The whole default, timed alone (issue 11's 20-minute goal)", "",
+              "`bench/default_timing.py` runs `star train-backbone`, `star extract` and `star train` with",
+              "configs/pool42-32-10-v2.yaml alone on the machine; the stage times come from the checkpoint's sidecar.",
+              "`threads`: one process per stage; `ddp`: backbone and head training as DistributedDataParallel",
+              "processes of one thread each (`torchrun`, gloo), extraction one process with 2 threads.", "",
+              *default_timing.table(default_timing.load()), "",
               "## All runs", "",
               "Every stored run, also those superseded in the tables above by a re-run of the same split, model and",
               "seed on another machine (another backbone).", "", *per_run_table(everything), "",

@@ -4,6 +4,7 @@ protocol validation with a pseudo-seen backbone, tau grid + learned tau, one cop
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 
 from star.checkpoint import load_checkpoint
 from star.cli import main
-from star.config import RunConfig, load_benchmark_splits, resolve_config
+from star.config import RunConfig, add_config_arguments, load_benchmark_splits, resolve_config
 from star.inference import Predictor
 from star.pipeline import StarPipeline
 from star.skeleton.canonical import LEGACY, Canonical
@@ -208,10 +209,18 @@ def test_a_part_weight_adds_part_evidence_everywhere_the_checkpoint_scores(v2_ru
 
 def test_the_part_weight_grid_is_chosen_on_validation(v2_run):
     """head.part_weight_grid [0, 1]: one training run per fold, scored with both weights after every epoch; the
-    (weight, epoch) with the best validation AUSUC wins (ties: earlier epoch, then the earlier weight)."""
+    (weight, epoch) with the best validation AUSUC wins (ties: earlier epoch, then the earlier weight). ``also``
+    writes the weight-0 head of the same validation runs, which is exactly the head a run without the grid gives."""
+    from star.training.head import train_head
+
     base, flags = v2_run
-    out = base / "ckpt" / "star-wgrid"
-    assert main(["train", *_one_fold_flags(flags), "--head.part-weight-grid", "[0.0, 1.0]", "--out", str(out)]) == 0
+    out, out0, plain = (base / "ckpt" / name for name in ("star-wgrid", "star-wgrid-w0", "star-plain"))
+    common = _one_fold_flags(flags)
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    train_head(resolve_config(parser.parse_args([*common, "--head.part-weight-grid", "[0.0, 1.0]", "--out", str(out)])),
+               also={str(out0): [0.0]})
+    assert main(["train", *common, "--out", str(plain)]) == 0
     meta = load_checkpoint(out).meta
     c = meta["learning_curves"]
     assert set(c) == {"validation w=0", "validation w=1", "final"}
@@ -222,6 +231,13 @@ def test_the_part_weight_grid_is_chosen_on_validation(v2_run):
     assert meta["score"]["part_weight"] == (0.0, 1.0)[-best[2]] and meta["gamma"]["epoch"] == -best[1]
     assert meta["score"]["grid"] == [0.0, 1.0] and meta["score"]["chosen_by"].startswith("validation: best ausuc")
     assert meta["gamma"]["value"] == pytest.approx(c[f"validation w={-best[2]}"]["val_gamma"][-best[1] - 1])
+    # the weight-0 head of the same validation runs is the plain run's head: same curve, epoch, gamma and metrics
+    w0, ref = load_checkpoint(out0).meta, load_checkpoint(plain).meta
+    assert w0["config"]["head"]["part_weight_grid"] == [] and w0["score"]["part_weight"] == 0.0
+    np.testing.assert_allclose(w0["learning_curves"]["validation w=0"]["val_H"], ref["learning_curves"]["validation"]["val_H"])
+    assert (w0["gamma"]["epoch"], w0["gamma"]["value"]) == (ref["gamma"]["epoch"], ref["gamma"]["value"])
+    for key, value in ref["metrics"].items():
+        assert w0["metrics"][key] == pytest.approx(value, abs=1e-6), key
 
 
 def test_a_head_without_parts_refuses_a_part_weight(v2_run):

@@ -219,7 +219,8 @@ def mean_curve(runs: list[list[dict]], stage: str) -> list[dict]:
 
 
 def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
-    """Validation runs on the pseudo-unseen folds: the chosen epoch, gamma, tau and the per-epoch curves.
+    """Validation runs on the pseudo-unseen folds: the chosen epoch, gamma, tau and the per-epoch curves
+    (``choose(cfg, validation_curves(...))``).
 
     The folds are ``star.features.validation_fold`` 0 .. ``validation.folds`` - 1 (``validation.protocol``);
     their features come from the run's backbone or, with ``validation.backbone: pseudo-seen`` (one fold), from
@@ -231,6 +232,12 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
     With ``head.part_weight_grid`` every epoch is also scored with each part weight (``star.zsl.fused_scores``),
     and each (tau, weight) pair is a candidate with its own curve (stage ``... w=<weight>``); ties go to the
     earlier weight of the grid."""
+    return choose(cfg, validation_curves(cfg, bench, feats, names, parts, log))
+
+
+def validation_curves(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) -> dict:
+    """The validation runs of ``select_epoch``: per (tau, part weight) the folds' mean per-epoch records, each
+    with its smoothed ``select_score`` (``means``), the folds' own records (``fold_records``) and the folds."""
     vcfg = cfg.validation
     train_bank = load_benchmark_splits(cfg)[1]["train"]
     folds = [validation_fold(cfg, bench, train_bank, j) for j in range(vcfg.folds)]
@@ -283,6 +290,19 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
             means.append(mean)
             if len(folds) > 1:
                 fold_records += [dict(r, fold=j) for j, h in enumerate(wruns) for r in h]
+    return {"means": means, "fold_records": fold_records, "folds": folds, "taus": taus, "weights": weights}
+
+
+def choose(cfg: RunConfig, curves: dict, weights: list[float] | None = None) -> dict:
+    """The (tau, part weight, epoch) with the best smoothed validation score among ``weights`` (default: every
+    weight the curves have), with its gamma and the curves of those weights: what ``select_epoch`` returns."""
+    vcfg, taus, folds = cfg.validation, curves["taus"], curves["folds"]
+    weights = curves["weights"] if weights is None else list(weights)
+    if not weights or not set(weights) <= set(curves["weights"]):
+        raise ValueError(f"part weights {weights} are not among the validated ones {curves['weights']}")
+    multi_w = len(weights) > 1
+    means = [h for h in curves["means"] if h[0]["part_weight"] in weights]
+    fold_records = [r for r in curves["fold_records"] if r["part_weight"] in weights]
     best = max((r for h in means for r in h),
                key=lambda r: (r["select_score"], -r["epoch"], -taus.index(r["tau_init"]),
                               -weights.index(r["part_weight"])))
@@ -309,8 +329,14 @@ def select_epoch(cfg: RunConfig, bench, feats: dict, names, parts, log: RunLog) 
             "curve": [r for h in means for r in h] + fold_records}
 
 
-def train_head(cfg: RunConfig) -> Path:
-    """Validation run, final run, test evaluation; writes the checkpoint ``cfg.out`` and returns its path."""
+def train_head(cfg: RunConfig, also: dict[str, list[float]] | None = None) -> Path:
+    """Validation run, final run, test evaluation; writes the checkpoint ``cfg.out`` and returns its path.
+
+    ``also`` ({checkpoint path: part weights}) writes more checkpoints from the same validation runs, each chosen
+    among only those part weights of ``head.part_weight_grid`` with its own final run: e.g. ``{out0: [0.0]}`` is
+    the paper's score, paired with the grid's choice at the cost of one final run (``bench/random_splits.py``).
+    Each one's config records its own part weights, and its head wall time is the shared validation time plus
+    its own final run."""
     cfg.device = distributed.setup(cfg.device)
     t0 = time.perf_counter()
     rd = cfg.run_path
@@ -319,7 +345,21 @@ def train_head(cfg: RunConfig) -> Path:
     check_preprocess(cfg, rd / FEATURE_INFO_FILE, "cached features")
     feats = load_features(rd, "train")
     log = RunLog(rd / f"head_{Path(cfg.out).name}_log.jsonl")
-    choice = select_epoch(cfg, bench, feats, names, parts, log)
+    curves = validation_curves(cfg, bench, feats, names, parts, log)
+    validation_s = time.perf_counter() - t0
+    for out, weights in {cfg.out: None, **(also or {})}.items():
+        run_cfg = cfg if weights is None else dataclasses.replace(
+            cfg, out=str(out), head=dataclasses.replace(cfg.head, part_weight=float(weights[0]),
+                                                        part_weight_grid=[float(w) for w in weights] if len(weights) > 1 else []))
+        finish(run_cfg, bench, feats, encoder, names, parts, choose(cfg, curves, weights), log, validation_s)
+    distributed.teardown()
+    return Path(cfg.out)
+
+
+def finish(cfg: RunConfig, bench, feats: dict, encoder, names, parts, choice: dict, log: RunLog,
+           validation_s: float) -> None:
+    """The final run of a validation choice, the test evaluation and the checkpoint ``cfg.out``."""
+    t0 = time.perf_counter()
     if distributed.is_main():
         print(f"validation chose epoch {choice['epoch']} (val H {choice['val_H']:.3f}, gamma {choice['gamma']:.4f}, "
               f"part weight {choice['part_weight']:g})")
@@ -331,6 +371,7 @@ def train_head(cfg: RunConfig) -> Path:
     head.eval()
     out = Path(cfg.out)
     if distributed.is_main():
+        rd = cfg.run_path
         test = load_features(rd, "test")
         metrics, bundle = build_bundle(head, test, names, parts, bench, choice["gamma"], choice["part_weight"])
         backbone = load_backbone_weights(rd / BACKBONE_FILE)
@@ -339,9 +380,7 @@ def train_head(cfg: RunConfig) -> Path:
         if "desc_proj" in bundle:  # the head reads part descriptions: keep them with the weights
             tensors["text.parts"] = parts
         meta = checkpoint_meta(cfg, bench, encoder, head.config, choice, metrics,
-                               wall_time_s=round(time.perf_counter() - t0, 1))
+                               wall_time_s=round(validation_s + time.perf_counter() - t0, 1))
         save_checkpoint(out, tensors, meta, bundle)
         print(f"checkpoint: {out}  ZSL {metrics['zsl_acc']:.3f}  S {metrics['S']:.3f}  U {metrics['U']:.3f}"
               f"  H {metrics['H']:.3f}  (gamma {metrics['gamma']:.4f}, chosen on validation)")
-    distributed.teardown()
-    return out
