@@ -43,11 +43,11 @@ def run_head(head: torch.nn.Module, features, batch_size: int = 256, with_attent
         chunk = features[s:s + batch_size]
         x = chunk.to(device).float() if torch.is_tensor(chunk) else torch.from_numpy(np.array(chunk, np.float32)).to(device)
         out = head(x)
-        g.append(out.global_feature.cpu().numpy())
+        g.append(out.global_feature.float().cpu().numpy())  # float(): a no-op, unless run under bf16 autocast
         if out.part_features is not None:
-            p.append(out.part_features.cpu().numpy())
+            p.append(out.part_features.float().cpu().numpy())
         if with_attention and out.attention:
-            att.append([a.cpu().numpy() for a in out.attention])
+            att.append([a.float().cpu().numpy() for a in out.attention])
     attention = [np.concatenate([a[k] for a in att]) for k in range(len(att[0]))] if att else None
     return HeadOutputs(np.concatenate(g), np.concatenate(p) if p else None, attention)
 

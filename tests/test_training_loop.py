@@ -55,3 +55,44 @@ def test_device_name_counts_processes_under_torchrun(monkeypatch):
     assert device_name("cpu") == f"cpu ({cpu_model()}, {threads} threads)"
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     assert device_name("cpu") == f"cpu ({cpu_model()}, {threads} threads x 2 processes)"
+
+
+def _gather_worker(rank: int, init: str, queue) -> None:
+    import numpy as np
+    import torch.distributed as dist
+
+    from star.training import distributed
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    seen = []
+
+    def compute(rows):
+        seen.append(rows.tolist())
+        return rows * 10, None, np.stack([rows, -rows], axis=1)
+
+    out = distributed.gather_rows(5, compute)
+    queue.put((rank, seen, [None if o is None else o.tolist() for o in out]))
+    dist.destroy_process_group()
+
+
+def test_gather_rows_splits_the_rows_between_processes_and_gives_everyone_all_of_them(tmp_path):
+    import multiprocessing
+
+    import numpy as np
+
+    from star.training import distributed
+
+    alone = distributed.gather_rows(3, lambda rows: (rows + 1, None))
+    assert alone[0].tolist() == [1, 2, 3] and alone[1] is None
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_gather_worker, args=(r, f"file://{tmp_path}/rendezvous", queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = sorted(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert [seen for _, seen, _ in results] == [[[0, 2, 4]], [[1, 3]]]  # each process computed its share only
+    for _, _, out in results:
+        assert out[0] == [0, 10, 20, 30, 40] and out[1] is None
+        np.testing.assert_array_equal(out[2], [[r, -r] for r in range(5)])

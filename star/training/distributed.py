@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -66,3 +67,20 @@ def mean_across(value: float) -> float:
     t = torch.tensor([value], dtype=torch.float64)
     dist.all_reduce(t)
     return float(t.item()) / world_size()
+
+
+def gather_rows(num_rows: int, compute):
+    """``compute(rows)`` -> a tuple of arrays (or None) with one entry per row, run on this process's share of
+    ``range(num_rows)`` (every ``world_size``-th row) and gathered on every process in row order. Alone:
+    ``compute`` of all rows."""
+    if world_size() == 1:
+        return compute(np.arange(num_rows))
+    mine = np.arange(num_rows)[rank()::world_size()]
+    parts = [None] * world_size()
+    dist.all_gather_object(parts, (mine, compute(mine)))
+    order = np.argsort(np.concatenate([rows for rows, _ in parts]), kind="stable")
+    gathered = []
+    for i in range(len(parts[0][1])):
+        pieces = [outs[i] for _, outs in parts]
+        gathered.append(None if pieces[0] is None else np.concatenate(pieces)[order])
+    return tuple(gathered)

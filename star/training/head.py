@@ -96,6 +96,18 @@ def projected_text(head, names: torch.Tensor, parts: torch.Tensor | None) -> tup
     return name_proj.cpu().numpy(), None if desc_proj is None else desc_proj.cpu().numpy()
 
 
+def validation_outputs(head, x_val: np.ndarray, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """(global features, part features) of the validation clips after an epoch, under ``head.precision``'s
+    autocast (as the head trains; the test evaluation stays fp32). Under torchrun every process runs its share
+    of the clips and all of them get every output."""
+    def compute(rows: np.ndarray):
+        with autocast(cfg.device, cfg.head.precision):
+            out = run_head(head, x_val[rows])
+        return out.global_features, out.part_features
+
+    return distributed.gather_rows(len(x_val), compute)
+
+
 def part_weights(cfg: RunConfig) -> list[float]:
     """The class-score part weights validation compares (``head.part_weight_grid``, else ``head.part_weight``)."""
     return list(cfg.head.part_weight_grid) or [cfg.head.part_weight]
@@ -264,11 +276,11 @@ def validation_curves(cfg: RunConfig, bench, feats: dict, names, parts, log: Run
             head = new_head(cfg, bench, names.shape[1])
 
             def on_epoch(epoch: int) -> dict:
-                out = run_head(head, x_val)
+                glob, part_feats = validation_outputs(head, x_val, cfg)
                 name_proj, desc_proj = projected_text(head, names.to(cfg.device),
                                                       None if parts is None else parts.to(cfg.device))
-                by_weight = {w: validation_metrics(fused_scores(out.global_features, name_proj, out.part_features,
-                                                                desc_proj, w), y_val, p_seen, p_unseen)
+                by_weight = {w: validation_metrics(fused_scores(glob, name_proj, part_feats, desc_proj, w),
+                                                   y_val, p_seen, p_unseen)
                              for w in weights}
                 if not multi_w:
                     return by_weight[weights[0]]
