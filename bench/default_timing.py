@@ -5,8 +5,8 @@ three commands alone on the machine into its own run directory and reads the sta
 checkpoint's sidecar (``wall_time_s``, written by the commands themselves, with the ``device`` string):
 
 * ``threads``: every stage one process with ``--threads`` threads (default 2, the whole machine);
-* ``ddp``: backbone and head training as ``--procs`` DistributedDataParallel processes of one thread each
-  (``torchrun``, gloo), extraction one process with ``--procs`` threads.
+* ``ddp``: every stage as ``--procs`` processes of one thread each under ``torchrun`` (gloo): the backbone and
+  the head train with DistributedDataParallel, extraction shares the batches.
 
 ``--precision bf16`` trains both the backbone and the head under bfloat16 autocast. Each finished run appends a
 record to ``bench/results/default_timing.json`` (``--collect OUT`` adds the record of a run already trained by
@@ -42,8 +42,7 @@ def commands(mode: str, precision: str, procs: int, threads: int, run_dir: str, 
         env = {"OMP_NUM_THREADS": str(threads)}
         return [([*python, stage, *flags], env) for stage in ("train-backbone", "extract", "train")]
     one = {"OMP_NUM_THREADS": "1"}
-    return [([*torchrun, "train-backbone", *flags], one), ([*python, "extract", *flags], {"OMP_NUM_THREADS": str(procs)}),
-            ([*torchrun, "train", *flags], one)]
+    return [([*torchrun, stage, *flags], one) for stage in ("train-backbone", "extract", "train")]
 
 
 def record_of(out: Path, mode: str, precision: str, procs: int, threads: int) -> dict:

@@ -23,7 +23,8 @@ mismatch between the config, the backbone and the cached features is an error.
 The backbone runs in eval mode with gradients off (its BatchNorm statistics stay frozen; the authors' code
 leaves it in train mode). Test clips and clean training clips go through the one deterministic
 preprocessing (``to_model_input``); ``features.augmented_copies`` extra copies of each seen training clip
-are augmented with a seeded generator.
+are augmented with a seeded generator. Under ``torchrun`` the processes share the batches of the backbone
+(each writes its own rows of one file) and draw the same augmentations a single process draws.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from star.config import RunConfig, load_benchmark_splits
 from star.models import ShiftGCN, load_backbone
 from star.skeleton.canonical import Canonical
 from star.skeleton.transforms import augment, canonical_frames, to_model_input
+from star.training import distributed
 
 BACKBONE_FILE = "backbone.safetensors"
 BACKBONE_STATE_FILE = "backbone_state.json"
@@ -105,14 +107,26 @@ def _write_split(out: Path, split: str, model, items, cfg: RunConfig, batch_size
     first = backbone_features(model, to_model_input(items[0][0], cfg.num_frames, canon)[None], cfg.device)
     dtype = np.dtype(cfg.features.dtype)
     tmp_x = out / f"{split}_x.tmp.npy"
-    xs = np.lib.format.open_memmap(tmp_x, mode="w+", dtype=dtype, shape=(len(items),) + first.shape[1:])
-    for start in tqdm(range(0, len(items), batch_size), desc=f"extract {split}", leave=False):
+    shape = (len(items),) + first.shape[1:]
+    # under torchrun each process runs the backbone on every world_size-th batch into one shared file; every
+    # process still draws every augmentation, so the copies are the ones a single process draws
+    rank, world = distributed.rank(), distributed.world_size()
+    if rank == 0:
+        np.lib.format.open_memmap(tmp_x, mode="w+", dtype=dtype, shape=shape).flush()
+    distributed.barrier()
+    xs = np.lib.format.open_memmap(tmp_x, mode="r+")
+    for b, start in enumerate(tqdm(range(0, len(items), batch_size), desc=f"extract {split}", leave=False,
+                                   disable=not distributed.is_main())):
         chunk = items[start:start + batch_size]
         inputs = np.stack([augment(f, rng, cfg.num_frames, canonical=canon) if copy
                            else to_model_input(f, cfg.num_frames, canon) for f, _, _, copy, _ in chunk])
-        xs[start:start + len(chunk)] = backbone_features(model, inputs, cfg.device).astype(dtype)
+        if b % world == rank:
+            xs[start:start + len(chunk)] = backbone_features(model, inputs, cfg.device).astype(dtype)
     xs.flush()
     del xs
+    distributed.barrier()
+    if rank:
+        return len(items)
     tmp_x.replace(out / f"{split}_x.npy")
     np.save(out / f"{split}_y.npy", np.array([it[1] for it in items], dtype=np.int64))
     np.save(out / f"{split}_clip.npy", np.array([it[2] for it in items], dtype=np.int64))
@@ -126,11 +140,13 @@ def extract_features(cfg: RunConfig) -> Path:
 
     With ``validation.backbone: pseudo-seen`` the validation backbone (``<run_dir>/validation``) also runs
     over the seen training clips (with the same augmented copies), for the validation run."""
+    cfg.device = distributed.setup(cfg.device)
     bench, splits = load_benchmark_splits(cfg)
     out = _extract(cfg, cfg.run_path, bench.seen_classes, len(bench.seen_classes), splits, with_test=True)
     if cfg.validation.backbone == "pseudo-seen":
         fold = validation_fold(cfg, bench, splits["train"])
         _extract(cfg, validation_run_dir(cfg), bench.seen_classes, len(fold["seen_classes"]), splits, with_test=False)
+    distributed.teardown()
     return out
 
 
@@ -160,6 +176,8 @@ def _extract(cfg: RunConfig, rd: Path, seen_classes: list[int], num_classes: int
         test_items = [(canonical_frames(c.frames, canon), c.label, i, 0, c.source)
                       for i, c in ((i, test.clip(i)) for i in range(len(test)))]
         counts["test"] = _write_split(out, "test", model, test_items, cfg)
+    if not distributed.is_main():
+        return out
     (rd / FEATURE_INFO_FILE).write_text(json.dumps({"benchmark": cfg.benchmark, "rows": counts,
                                                     "augmented_copies": copies, "seed": cfg.seed,
                                                     "preprocess": cfg.canonical.to_dict(),

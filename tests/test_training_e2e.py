@@ -111,3 +111,29 @@ def test_head_training_under_torchrun_with_two_processes(tiny_run):
     assert ck.meta["gamma"]["epoch"] in (1, 2)
     log = (base / "run" / "head_star-ddp_log.jsonl").read_text().splitlines()
     assert any(json.loads(line)["stage"] == "final" for line in log)
+
+
+def test_extraction_under_torchrun_writes_the_features_one_process_writes(tiny_run, tmp_path):
+    import shutil
+
+    base, flags = tiny_run
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("backbone.safetensors", "backbone_state.json"):
+        shutil.copy(base / "run" / name, run / name)
+    flags = [f if f != str(base / "run") else str(run) for f in flags]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29534", "-m", "star", "extract", *flags],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list((run / "features").glob("*.tmp.npy"))
+    for split in ("train", "test"):
+        for key in ("y", "clip", "copy", "source"):
+            np.testing.assert_array_equal(np.load(run / "features" / f"{split}_{key}.npy"),
+                                          np.load(base / "run" / "features" / f"{split}_{key}.npy"))
+        got, want = (np.load(d / "features" / f"{split}_x.npy") for d in (run, base / "run"))
+        assert np.abs(want).sum(axis=tuple(range(1, want.ndim))).min() > 0  # every row written
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    info = json.loads((run / "features" / "info.json").read_text())
+    assert info["rows"] == json.loads((base / "run" / "features" / "info.json").read_text())["rows"]

@@ -61,6 +61,11 @@ def shard(batch: list[int] | torch.Tensor):
     return batch[rank()::world_size()]
 
 
+def barrier() -> None:
+    if world_size() > 1:
+        dist.barrier()
+
+
 def mean_across(value: float) -> float:
     if world_size() == 1:
         return value
