@@ -68,13 +68,14 @@ def store(rec: dict) -> None:
 
 
 def table(recs: list[dict]) -> list[str]:
-    lines = ["| mode | precision | device | backbone (s) | extract (s) | head (s) | total (min) | goal 20 min | ZSL | H |",
-             "|---|---|---|---:|---:|---:|---:|---|---:|---:|"]
+    lines = ["| mode | precision | device | backbone (s) | extract (s) | head (s) | total (min) | goal 20 min | ZSL | H | note |",
+             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in recs:
         w = r["wall_time_s"]
         lines.append(f"| {r['mode']} | {r['precision']} | {r['device']} | {w.get('backbone', 0):.0f} | "
                      f"{w.get('extract', 0):.0f} | {w.get('head', 0):.0f} | {r['total_s'] / 60:.1f} | "
-                     f"{'met' if r['total_s'] <= GOAL_S else 'missed'} | {100 * r['zsl_acc']:.1f} | {100 * r['H']:.1f} |")
+                     f"{'met' if r['total_s'] <= GOAL_S else 'missed'} | {100 * r['zsl_acc']:.1f} | {100 * r['H']:.1f} | "
+                     f"{r.get('note', '')} |")
     return lines
 
 
@@ -86,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="threads: threads of the single process")
     ap.add_argument("--collect", metavar="OUT", help="record a run already trained (its checkpoint folder) and stop")
     ap.add_argument("--table", action="store_true", help="print the stored records and stop")
+    ap.add_argument("--note", default="", help="with --collect: how the run was made, for the table")
     args = ap.parse_args(argv)
     if args.collect:
-        store(record_of(Path(args.collect), args.mode, args.precision, args.procs, args.threads))
+        store({**record_of(Path(args.collect), args.mode, args.precision, args.procs, args.threads), "note": args.note})
     elif not args.table:
         name = f"timing-{args.mode}-{args.precision}"
         run_dir, out = f"runs/{name}", f"runs/{name}/ckpt/star-{name}"

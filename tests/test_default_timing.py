@@ -34,7 +34,8 @@ def test_record_and_table_from_a_sidecar(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps(meta))
     rec = default_timing.record_of(tmp_path, "ddp", "bf16", 2, 2)
     assert rec["total_s"] == 1120.0 and rec["procs"] == 2 and rec["threads"] == 1
+    rec["note"] = "a note"
     assert default_timing.table([rec])[2] == ("| ddp | bf16 | cpu (X, 1 threads x 2 processes) | 600 | 120 | 400 | 18.7 | met "
-                                             "| 50.0 | 40.0 |")
+                                             "| 50.0 | 40.0 | a note |")
     rec["total_s"] = 1201.0
     assert "| missed |" in default_timing.table([rec])[2]
