@@ -280,15 +280,13 @@ def test_fuzz_ntu_reader(fuzz_dir, data):
 
 
 # --------------------------------------------------------------------------------------------- speed
-def test_reads_300_frame_two_body_file_fast(tmp_path):
+def test_reads_300_frame_two_body_file(tmp_path):
+    """A full-length two-body file round-trips (its read speed is measured by bench/io_speed.py, not here)."""
     a = make_clip("jump up", seed=1).frames[0]
     b = make_clip("clapping", seed=2).frames[0]
     frames = np.stack([np.resize(a, (300, 25, 3)), np.resize(b, (300, 25, 3))])
     path = write_ntu_skeleton(frames, tmp_path / "long.skeleton")
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.perf_counter()
-        clip = read_ntu_skeleton(path)
-        best = min(best, time.perf_counter() - t0)
+    clip = read_ntu_skeleton(path)
     assert clip.frames.shape == (2, 300, 25, 3)
-    assert best < 0.1, f"best of 5 reads took {best * 1000:.0f} ms"
+    # the reader orders bodies by motion, so they come back in either order
+    assert any(np.allclose(clip.frames, order, atol=1e-4) for order in (frames, frames[::-1]))
