@@ -15,7 +15,7 @@ sys.path.insert(0, str(REPO))
 from bench import random_splits, results  # noqa: E402
 from star.config import resolve_config  # noqa: E402
 
-FRACTIONS = ("zsl_acc", "S", "U", "H", "gamma_val", "H_best_test", "ausuc")
+FRACTIONS = ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc")
 
 
 @pytest.mark.parametrize("path", ["docs/results.json", "bench/results/heads_v2.json"])
@@ -29,6 +29,8 @@ def test_committed_records_follow_the_schema(path):
         assert isinstance(r["seed"], int) and r["seed"] >= 0
         for k in FRACTIONS:
             assert 0.0 <= r[k] <= 1.0, (r["split"], r["model"], r["seed"], k, r[k])
+        # gamma is a score margin: within [0, 1] for the cosine score, up to 1 + part weight with part evidence
+        assert 0.0 <= r["gamma_val"] <= 1.0 + r.get("part_weight", 0.0), (r["split"], r["model"], r["seed"], r["gamma_val"])
         # H is the harmonic mean of S and U at the validation gamma
         expect = 0.0 if r["S"] + r["U"] == 0 else 2 * r["S"] * r["U"] / (r["S"] + r["U"])
         assert math.isclose(r["H"], expect, abs_tol=1e-9)
@@ -104,3 +106,16 @@ def test_every_comparison_model_is_a_valid_config(model):
 
 def test_machine_of_reads_a_torchrun_device_string():
     assert results.machine_of({"device": "cpu (AMD EPYC, 1 threads x 2 processes)"}) == "AMD EPYC"
+
+
+def test_goal_differences_pair_heads_of_the_same_machine_only():
+    def rec(model, seed, machine, zsl):
+        return {"split": "pool42-r0", "model": model, "seed": seed, "device": f"cpu ({machine}, 1 threads)",
+                "zsl_acc": zsl}
+
+    records = [rec("star-6-f3", 0, "AMD EPYC", 0.30), rec("baseline-f3", 0, "AMD EPYC", 0.20),
+               rec("baseline-f3", 0, "Intel Xeon", 0.50), rec("star-6-f3", 1, "Intel Xeon", 0.40)]
+    mean, _, groups = results.paired(records, "star-6-f3", "baseline-f3", "zsl_acc")
+    assert groups == 1 and mean == pytest.approx(0.10)  # only the AMD seed-0 pair: never AMD STAR - Intel baseline
+    mlp = [rec("star-6-f3", 0, "AMD EPYC", 0.30), {"split": "pool42-r0", "model": "mlp", "seed": 0, "zsl_acc": 0.25}]
+    assert results.paired(mlp, "star-6-f3", "mlp", "zsl_acc")[0] == pytest.approx(0.05)  # the MLP has no backbone
