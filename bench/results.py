@@ -48,7 +48,8 @@ RANDOM = ("r0", "r1", "r2", "r3", "r4")
 SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
-             "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw")
+             "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw",
+             "star-6-f3-bf16-pw16")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -61,7 +62,9 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "star-6-f3": "STAR-6, epoch and gamma chosen on 3 validation folds",
           "baseline-f3": "global baseline, epoch and gamma chosen on 3 validation folds",
           "star-6-f3-bf16": "STAR-6, 3 folds, head trained in bfloat16 autocast",
-          "star-6-f3-bf16-pw": "STAR-6, 3 folds, bf16, part evidence in the class score (weight chosen on validation)"}
+          "star-6-f3-bf16-pw": "STAR-6, 3 folds, bf16, part evidence in the class score (weight chosen on validation)",
+          "star-6-f3-bf16-pw16": "STAR-6, 3 folds, bf16, part weight chosen on validation over a grid up to 16"}
+RECIPE_MODELS = ("star-6-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw", "star-6-f3-bf16-pw16", "baseline-f3")
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -245,6 +248,8 @@ def table(records: list[dict], models, over_splits: bool) -> list[str]:
 
 VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf16", "star-6-f3"),
             ("star-6-f3-bf16-pw", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3"), ("star-6-f3-bf16-pw", "baseline-f3"),
+            ("star-6-f3-bf16-pw16", "star-6-f3-bf16-pw"), ("star-6-f3-bf16-pw16", "star-6-f3-bf16"),
+            ("star-6-f3-bf16-pw16", "baseline-f3"),
             ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
@@ -317,7 +322,8 @@ def goals(rand: list[dict], main: list[dict], rand_all: list[dict] | None = None
             m["H_best_test"] - m["H"] <= 0.03)
     for model, base, name in (("star-6-f3", "baseline-f3", "STAR-6, 3 folds (the shipped recipe)"),
                               ("star-6", "baseline", "STAR-6, 1 fold"),
-                              ("star-6-f3-bf16-pw", "baseline-f3", "STAR-6, 3 folds, bf16, part weight on validation")):
+                              ("star-6-f3-bf16-pw", "baseline-f3", "STAR-6, 3 folds, bf16, part weight on validation"),
+                              ("star-6-f3-bf16-pw16", "baseline-f3", "STAR-6, 3 folds, bf16, part weight up to 16")):
         star = [r for r in main if r["model"] == model]
         if star:
             zsl, h = np.mean([r["zsl_acc"] for r in star]), np.mean([r["H"] for r in star])
@@ -359,19 +365,23 @@ def learning_curve_lines(records: list[dict], split: str, model: str = "star-6",
 
 
 def wall_times(records: list[dict]) -> list[str]:
+    """One line per (split, machine): the backbone and extraction times of that machine's backbone and the mean
+    head time per model, all from heads trained there (a split's backbone was trained once per CPU model)."""
     heads = [r for r in records if r["model"] != "mlp" and isinstance(r.get("wall_time_s"), dict)]
     lines = []
     for split in (*RANDOM, "3210"):
-        rs = [r for r in heads if r["split"] == SPLIT_NAME[split]]
-        if not rs:
-            continue
-        w = rs[0]["wall_time_s"]
-        by_model = defaultdict(list)
-        for r in rs:
-            by_model[r["model"]].append(r["wall_time_s"]["head"])
-        heads_s = ", ".join(f"{m} {np.mean(v):.0f} s" for m, v in by_model.items())
-        lines.append(f"- {SPLIT_NAME[split]}: backbone {w.get('backbone', '?')} s, extraction {w.get('extract', '?')} s,"
-                     f" head (mean per run) {heads_s}; device {rs[0].get('device')}")
+        groups = defaultdict(list)
+        for r in heads:
+            if r["split"] == SPLIT_NAME[split]:
+                groups[machine_of(r)].append(r)
+        for machine, rs in sorted(groups.items()):
+            w = rs[0]["wall_time_s"]
+            by_model = defaultdict(list)
+            for r in rs:
+                by_model[r["model"]].append(r["wall_time_s"]["head"])
+            heads_s = ", ".join(f"{m} {np.mean(v):.0f} s" for m, v in by_model.items())
+            lines.append(f"- {SPLIT_NAME[split]} on {machine}: backbone {w.get('backbone', '?')} s, extraction "
+                         f"{w.get('extract', '?')} s, head (mean per run) {heads_s}; device {rs[0].get('device')}")
     return lines
 
 
@@ -437,13 +447,18 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
         "",
         *table(rand, MAIN_MODELS, over_splits=True),
         "",
+        "The 3-fold recipe and its variants (bf16 head, part weight chosen on validation) on the same splits:",
+        "",
+        *table(rand, RECIPE_MODELS, over_splits=True),
+        "",
         "Paired per-split differences (each split: mean over the seeds both models have; mean ± 95 % CI over splits):",
         "",
         "| difference | ZSL | H (val gamma) | H best (test) | AUSUC |",
         "|---|---:|---:|---:|---:|",
     ]
     for a, b in (("star-6", "baseline"), ("star-6", "mlp"), ("baseline", "mlp"), ("star-6", "star-4"),
-                 ("star-6", "star-2")):
+                 ("star-6", "star-2"), ("star-6-f3-bf16-pw16", "baseline-f3"), ("star-6-f3-bf16-pw16", "mlp"),
+                 ("star-6-f3-bf16-pw16", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3-bf16")):
         cells = [paired(rand_all, a, b, k) for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
         if cells[0][2]:
             lines.append(f"| {a} - {b} ({cells[0][2]} splits) | " + " | ".join(pct(*c[:2]) for c in cells) + " |")

@@ -119,3 +119,34 @@ def test_goal_differences_pair_heads_of_the_same_machine_only():
     assert groups == 1 and mean == pytest.approx(0.10)  # only the AMD seed-0 pair: never AMD STAR - Intel baseline
     mlp = [rec("star-6-f3", 0, "AMD EPYC", 0.30), {"split": "pool42-r0", "model": "mlp", "seed": 0, "zsl_acc": 0.25}]
     assert results.paired(mlp, "star-6-f3", "mlp", "zsl_acc")[0] == pytest.approx(0.05)  # the MLP has no backbone
+
+
+def test_wall_times_give_one_line_per_split_and_machine():
+    def rec(model, machine, backbone, head):
+        return {"split": "pool42-r3", "model": model, "seed": 0, "device": f"cpu ({machine}, 1 threads)",
+                "wall_time_s": {"backbone": backbone, "extract": 100, "head": head}}
+
+    lines = results.wall_times([rec("star-6", "AMD EPYC", 900, 300), rec("baseline", "AMD EPYC", 900, 20),
+                                rec("star-6-f3-bf16-pw", "Intel Xeon", 2000, 600),
+                                rec("star-6-f3-bf16-pw", "Intel Xeon", 2000, 500)])
+    assert lines == ["- pool42-r3 on AMD EPYC: backbone 900 s, extraction 100 s, head (mean per run) star-6 300 s, "
+                     "baseline 20 s; device cpu (AMD EPYC, 1 threads)",
+                     "- pool42-r3 on Intel Xeon: backbone 2000 s, extraction 100 s, head (mean per run) "
+                     "star-6-f3-bf16-pw 550 s; device cpu (Intel Xeon, 1 threads)"]
+
+
+def test_paired_outputs_write_only_the_missing_heads(tmp_path, monkeypatch):
+    monkeypatch.setattr(random_splits, "checkpoint_dir", lambda split, model, seed: tmp_path / f"{model}-s{seed}")
+    both = random_splits.paired_outputs("r0", "star-6-f3-bf16-pw16", 0)
+    assert both == {str(tmp_path / "star-6-f3-bf16-pw-s0"): random_splits.PART_WEIGHTS,
+                    str(tmp_path / "star-6-f3-bf16-s0"): [0.0]}
+    (tmp_path / "star-6-f3-bf16-s0").mkdir()
+    (tmp_path / "star-6-f3-bf16-s0" / "model.json").write_text("{}")
+    assert random_splits.paired_outputs("r0", "star-6-f3-bf16-pw16", 0) == {
+        str(tmp_path / "star-6-f3-bf16-pw-s0"): random_splits.PART_WEIGHTS}
+    assert random_splits.paired_outputs("r0", "star-6-f3-bf16-pw", 0) == {}
+    assert random_splits.paired_outputs("r0", "star-6", 0) == {}
+    # every paired head's weights are part of the grid its validation runs score
+    for model, refs in random_splits.PAIRED.items():
+        grid = random_splits.MODELS[model]["head.part_weight_grid"]
+        assert all(set(w) <= set(grid) for w in refs.values())
