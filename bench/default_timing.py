@@ -1,4 +1,4 @@
-"""Time the whole shipped default (``configs/pool42-32-10-v2.yaml``: train-backbone, extract, train) on this machine.
+"""Time the whole shipped default (``configs/pool42-32-10-v3.yaml``: train-backbone, extract, train) on this machine.
 
 Issue 11's goal: the whole default takes 20 minutes or less on the project's 2-core CPU. Each mode runs the
 three commands alone on the machine into its own run directory and reads the stage times back from the
@@ -8,11 +8,13 @@ checkpoint's sidecar (``wall_time_s``, written by the commands themselves, with 
 * ``ddp``: every stage as ``--procs`` processes of one thread each under ``torchrun`` (gloo): the backbone and
   the head train with DistributedDataParallel, extraction shares the batches.
 
-``--precision bf16`` trains both the backbone and the head under bfloat16 autocast. Each finished run appends a
+``--config`` picks the recipe (default the shipped v3; the earlier records are v2's). ``--precision`` overrides the
+config's ``backbone.precision`` and ``head.precision`` (bf16: both under bfloat16 autocast). Each finished run appends a
 record to ``bench/results/default_timing.json`` (``--collect OUT`` adds the record of a run already trained by
 hand, read from its sidecar), and the script prints the table of every stored record.
 
-    .venv/bin/python bench/default_timing.py --mode ddp --precision bf16
+    .venv/bin/python bench/default_timing.py --mode ddp                  # v3: bf16 from the config
+    .venv/bin/python bench/default_timing.py --mode ddp --precision bf16 --config configs/pool42-32-10-v2.yaml
     .venv/bin/python bench/default_timing.py --table
 """
 
@@ -27,15 +29,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = "configs/pool42-32-10-v2.yaml"
+CONFIG = "configs/pool42-32-10-v3.yaml"
+V2 = "configs/pool42-32-10-v2.yaml"  # the recipe of the records that name none
 RESULTS = REPO / "bench" / "results" / "default_timing.json"
 GOAL_S = 20 * 60
 
 
-def commands(mode: str, precision: str, procs: int, threads: int, run_dir: str, out: str) -> list[tuple[list[str], dict]]:
-    """The three stages as (argv, extra environment)."""
-    flags = ["-c", CONFIG, "--run-dir", run_dir, "--out", out, "--backbone.precision", precision,
-             "--head.precision", precision]
+def commands(mode: str, precision: str | None, procs: int, threads: int, run_dir: str, out: str,
+             config: str = CONFIG) -> list[tuple[list[str], dict]]:
+    """The three stages as (argv, extra environment); ``precision`` None keeps the config's."""
+    flags = ["-c", config, "--run-dir", run_dir, "--out", out,
+             *(["--backbone.precision", precision, "--head.precision", precision] if precision else [])]
     python = [sys.executable, "-m", "star"]
     torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", str(procs), "-m", "star"]
     if mode == "threads":
@@ -45,11 +49,13 @@ def commands(mode: str, precision: str, procs: int, threads: int, run_dir: str, 
     return [([*torchrun, stage, *flags], one) for stage in ("train-backbone", "extract", "train")]
 
 
-def record_of(out: Path, mode: str, precision: str, procs: int, threads: int) -> dict:
-    """The timing record of a finished run, from its checkpoint sidecar."""
+def record_of(out: Path, mode: str, precision: str | None, procs: int, threads: int) -> dict:
+    """The timing record of a finished run, from its checkpoint sidecar (``precision`` None: the config's)."""
     meta = json.loads((out / "model.json").read_text())
     wall = {k: float(v) for k, v in meta["wall_time_s"].items()}
     m = meta["metrics"]
+    if precision is None:
+        precision = meta["config"]["head"]["precision"]
     return {"checkpoint": str(out), "mode": mode, "precision": precision,
             "procs": procs if mode == "ddp" else 1, "threads": 1 if mode == "ddp" else threads,
             "device": meta["device"], "wall_time_s": wall, "total_s": round(sum(wall.values()), 1),
@@ -68,11 +74,11 @@ def store(rec: dict) -> None:
 
 
 def table(recs: list[dict]) -> list[str]:
-    lines = ["| mode | precision | device | backbone (s) | extract (s) | head (s) | total (min) | goal 20 min | ZSL | H | note |",
-             "|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    lines = ["| recipe | mode | precision | device | backbone (s) | extract (s) | head (s) | total (min) | goal 20 min | ZSL | H | note |",
+             "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in recs:
         w = r["wall_time_s"]
-        lines.append(f"| {r['mode']} | {r['precision']} | {r['device']} | {w.get('backbone', 0):.0f} | "
+        lines.append(f"| {Path(r.get('config', V2)).stem} | {r['mode']} | {r['precision']} | {r['device']} | {w.get('backbone', 0):.0f} | "
                      f"{w.get('extract', 0):.0f} | {w.get('head', 0):.0f} | {r['total_s'] / 60:.1f} | "
                      f"{'met' if r['total_s'] <= GOAL_S else 'missed'} | {100 * r['zsl_acc']:.1f} | {100 * r['H']:.1f} | "
                      f"{r.get('note', '')} |")
@@ -82,7 +88,8 @@ def table(recs: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=("threads", "ddp"), default="ddp")
-    ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default=None, help="override the config's (default: keep)")
+    ap.add_argument("--config", default=CONFIG, help=f"the recipe (default {CONFIG})")
     ap.add_argument("--procs", type=int, default=2, help="ddp: training processes (one thread each)")
     ap.add_argument("--threads", type=int, default=2, help="threads: threads of the single process")
     ap.add_argument("--collect", metavar="OUT", help="record a run already trained (its checkpoint folder) and stop")
@@ -90,16 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="with --collect: how the run was made, for the table")
     args = ap.parse_args(argv)
     if args.collect:
-        store({**record_of(Path(args.collect), args.mode, args.precision, args.procs, args.threads), "note": args.note})
+        store({**record_of(Path(args.collect), args.mode, args.precision, args.procs, args.threads), "note": args.note,
+               "config": args.config})
     elif not args.table:
-        name = f"timing-{args.mode}-{args.precision}"
+        name = f"timing-{Path(args.config).stem}-{args.mode}-{args.precision or 'config'}"
         run_dir, out = f"runs/{name}", f"runs/{name}/ckpt/star-{name}"
         if Path(REPO / run_dir).exists():
             raise SystemExit(f"{run_dir} exists: remove it to time a fresh run")
-        for argv_, env in commands(args.mode, args.precision, args.procs, args.threads, run_dir, out):
+        for argv_, env in commands(args.mode, args.precision, args.procs, args.threads, run_dir, out, args.config):
             print("$", " ".join(argv_), flush=True)
             subprocess.run(argv_, cwd=REPO, env={**os.environ, **env}, check=True)
-        store(record_of(REPO / out, args.mode, args.precision, args.procs, args.threads))
+        store({**record_of(REPO / out, args.mode, args.precision, args.procs, args.threads), "config": args.config})
     print("\n".join(table(load())))
     return 0
 

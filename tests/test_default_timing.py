@@ -35,7 +35,20 @@ def test_record_and_table_from_a_sidecar(tmp_path):
     rec = default_timing.record_of(tmp_path, "ddp", "bf16", 2, 2)
     assert rec["total_s"] == 1120.0 and rec["procs"] == 2 and rec["threads"] == 1
     rec["note"] = "a note"
-    assert default_timing.table([rec])[2] == ("| ddp | bf16 | cpu (X, 1 threads x 2 processes) | 600 | 120 | 400 | 18.7 | met "
+    assert default_timing.table([rec])[2] == ("| pool42-32-10-v2 | ddp | bf16 | cpu (X, 1 threads x 2 processes) | 600 | 120 | 400 | 18.7 | met "
                                              "| 50.0 | 40.0 | a note |")
     rec["total_s"] = 1201.0
     assert "| missed |" in default_timing.table([rec])[2]
+
+
+def test_precision_none_keeps_the_configs_and_the_record_reads_it(tmp_path):
+    cmds = default_timing.commands("ddp", None, 2, 1, "runs/t", "runs/t/ckpt/x", "configs/other.yaml")
+    for argv, _ in cmds:
+        assert "--backbone.precision" not in argv and "--head.precision" not in argv
+        assert argv[argv.index("-c") + 1] == "configs/other.yaml"
+    meta = {"wall_time_s": {"backbone": 1.0, "head": 2.0}, "device": "cpu (X, 1 threads)", "config": {"head": {"precision": "bf16"}},
+            "metrics": {"zsl_acc": 0.5, "H": 0.4, "H_best_test": 0.45}}
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    rec = {**default_timing.record_of(tmp_path, "ddp", None, 2, 1), "config": "configs/pool42-32-10-v3.yaml"}
+    assert rec["precision"] == "bf16"
+    assert default_timing.table([rec])[2].startswith("| pool42-32-10-v3 | ddp | bf16 |")
