@@ -332,7 +332,10 @@ def goals(rand: list[dict], main: list[dict], rand_all: list[dict] | None = None
     for model, base, name in (("star-6-f3", "baseline-f3", "STAR-6, 3 folds (the shipped recipe)"),
                               ("star-6", "baseline", "STAR-6, 1 fold"),
                               ("star-6-f3-bf16-pw", "baseline-f3", "STAR-6, 3 folds, bf16, part weight on validation"),
-                              ("star-6-f3-bf16-pw16", "baseline-f3", "STAR-6, 3 folds, bf16, part weight up to 16")):
+                              ("star-6-f3-bf16-pw16", "baseline-f3", "STAR-6, 3 folds, bf16, part weight up to 16"),
+                              ("star-6-f3-bf16-noam", "baseline-f3", "STAR-6, 3 folds, bf16, mean-pooled parts"),
+                              ("star-6-f3-bf16-pw16-noam", "baseline-f3",
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16")):
         star = [r for r in main if r["model"] == model]
         if star:
             zsl, h = np.mean([r["zsl_acc"] for r in star]), np.mean([r["H"] for r in star])
@@ -467,7 +470,9 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
     ]
     for a, b in (("star-6", "baseline"), ("star-6", "mlp"), ("baseline", "mlp"), ("star-6", "star-4"),
                  ("star-6", "star-2"), ("star-6-f3-bf16-pw16", "baseline-f3"), ("star-6-f3-bf16-pw16", "mlp"),
-                 ("star-6-f3-bf16-pw16", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3-bf16")):
+                 ("star-6-f3-bf16-pw16", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3-bf16"),
+                 ("star-6-f3-bf16-noam", "baseline-f3"), ("star-6-f3-bf16-noam", "star-6-f3-bf16"),
+                 ("star-6-f3-bf16-noam", "mlp"), ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-noam")):
         cells = [paired(rand_all, a, b, k) for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
         if cells[0][2]:
             lines.append(f"| {a} - {b} ({cells[0][2]} splits) | " + " | ".join(pct(*c[:2]) for c in cells) + " |")
