@@ -50,7 +50,7 @@ MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
              "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw",
              "star-6-f3-bf16-pw16", "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-b1", "star-6-f3-bf16-pw16-noam",
-             "star-6-f3-bf16-noam")
+             "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-noam-mpnet", "baseline-f3-mpnet")
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -68,9 +68,14 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "star-6-f3-bf16-pw16-b1": "STAR-6, 3 folds, bf16, part weight up to 16, global loss weight beta 1",
           "star-6-f3-bf16-b1": "STAR-6, 3 folds, bf16, global loss weight beta 1 (the paper's score)",
           "star-6-f3-bf16-pw16-noam": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts (no attention)",
-          "star-6-f3-bf16-noam": "STAR-6, 3 folds, bf16, mean-pooled parts (no attention; the paper's score)"}
+          "star-6-f3-bf16-noam": "STAR-6, 3 folds, bf16, mean-pooled parts (no attention; the paper's score)",
+          "star-6-f3-bf16-pw16-noam-mpnet": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, "
+                                            "all-mpnet-base-v2 text",
+          "star-6-f3-bf16-noam-mpnet": "STAR-6, 3 folds, bf16, mean-pooled parts, all-mpnet-base-v2 text (the paper's score)",
+          "baseline-f3-mpnet": "global baseline, 3 folds, all-mpnet-base-v2 text"}
 RECIPE_MODELS = ("star-6-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw", "star-6-f3-bf16-pw16", "star-6-f3-bf16-b1",
-                 "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam", "baseline-f3")
+                 "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam", "baseline-f3",
+                 "star-6-f3-bf16-noam-mpnet", "star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet")
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -259,6 +264,8 @@ VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf
             ("star-6-f3-bf16-b1", "star-6-f3-bf16"), ("star-6-f3-bf16-pw16-b1", "baseline-f3"),
             ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-pw16"), ("star-6-f3-bf16-noam", "star-6-f3-bf16"),
             ("star-6-f3-bf16-pw16-noam", "baseline-f3"),
+            ("star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-pw16-noam"), ("baseline-f3-mpnet", "baseline-f3"),
+            ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet"), ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"),
             ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
@@ -335,7 +342,9 @@ def goals(rand: list[dict], main: list[dict], rand_all: list[dict] | None = None
                               ("star-6-f3-bf16-pw16", "baseline-f3", "STAR-6, 3 folds, bf16, part weight up to 16"),
                               ("star-6-f3-bf16-noam", "baseline-f3", "STAR-6, 3 folds, bf16, mean-pooled parts"),
                               ("star-6-f3-bf16-pw16-noam", "baseline-f3",
-                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16")):
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16"),
+                              ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet",
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, mpnet text")):
         star = [r for r in main if r["model"] == model]
         if star:
             zsl, h = np.mean([r["zsl_acc"] for r in star]), np.mean([r["H"] for r in star])
@@ -472,7 +481,10 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
                  ("star-6", "star-2"), ("star-6-f3-bf16-pw16", "baseline-f3"), ("star-6-f3-bf16-pw16", "mlp"),
                  ("star-6-f3-bf16-pw16", "star-6-f3-bf16"), ("star-6-f3-bf16-pw", "star-6-f3-bf16"),
                  ("star-6-f3-bf16-noam", "baseline-f3"), ("star-6-f3-bf16-noam", "star-6-f3-bf16"),
-                 ("star-6-f3-bf16-noam", "mlp"), ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-noam")):
+                 ("star-6-f3-bf16-noam", "mlp"), ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-noam"),
+                 ("star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-pw16-noam"), ("baseline-f3-mpnet", "baseline-f3"),
+                 ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet"),
+                 ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"), ("star-6-f3-bf16-pw16-noam-mpnet", "mlp")):
         cells = [paired(rand_all, a, b, k) for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
         if cells[0][2]:
             lines.append(f"| {a} - {b} ({cells[0][2]} splits) | " + " | ".join(pct(*c[:2]) for c in cells) + " |")

@@ -94,12 +94,16 @@ if pred is not None:
         st.caption(legend)
 
     st.subheader("Per-part evidence")
-    if pred.attention_time_joint is None or pred.part_scores is None:
-        st.info("This checkpoint is a global baseline: it has no body-part attention.")
+    if pred.part_scores is None:
+        st.info("This checkpoint is a global baseline: it has no body parts.")
     else:
-        st.plotly_chart(viz.part_attention_heatmaps(pred.attention_time_joint, int(view.meta["num_parts"]),
-                                                    title="Where each part's prompts attend (time x joint)"),
-                        width="stretch")
+        if pred.attention_time_joint is None:
+            st.info("This head mean-pools each part's tokens instead of attending over them, so it has no "
+                    "attention map; how each part matches the top classes follows.")
+        else:
+            st.plotly_chart(viz.part_attention_heatmaps(pred.attention_time_joint, int(view.meta["num_parts"]),
+                                                        title="Where each part's prompts attend (time x joint)"),
+                            width="stretch")
         st.plotly_chart(viz.part_match_heatmap(pred.part_scores, view.meta["part_names"], view.class_names,
                                                clips.top_classes(pred),
                                                title="How strongly each part's feature matches each top class"),

@@ -36,6 +36,7 @@ VALIDATION_PROTOCOLS = ("clips", "protocol")
 SELECT_BY = ("H", "zsl", "ausuc")
 VALIDATION_BACKBONES = ("shared", "pseudo-seen")
 PRECISIONS = ("fp32", "bf16")
+STREAMS = ("joint", "bone", "motion")  # star.models.shiftgcn.STREAMS (the config stays import-light)
 
 
 def _one_of(where: str, value: str, choices: tuple[str, ...]) -> None:
@@ -56,9 +57,11 @@ class BackboneConfig:
     warmup_epochs: int = 2  # epochs of linear lr warm-up
     num_person: int = 2  # bodies the backbone reads (1 halves the cost on single-person data such as pool42)
     precision: str = "fp32"  # fp32 | bf16: autocast of the training forward pass (star.training.loop.autocast); weights, optimiser and loss stay fp32
+    stream: str = "joint"  # joint | bone | motion: what the backbone reads (star.models.shiftgcn.to_stream)
 
     def __post_init__(self) -> None:
         _one_of("backbone.precision", self.precision, PRECISIONS)
+        _one_of("backbone.stream", self.stream, STREAMS)
 
 
 @dataclass

@@ -78,11 +78,16 @@ def recorded_preprocess(path: str | Path) -> Canonical:
 
 
 def check_preprocess(cfg: RunConfig, path: str | Path, what: str) -> None:
-    """ValueError unless ``path`` (a backbone state or features info) records the config's ``preprocess``."""
+    """ValueError unless ``path`` (a backbone state or features info) records the config's ``preprocess`` and
+    backbone stream (absent: ``joint``, as before streams existed)."""
     found = recorded_preprocess(path)
     if Path(path).exists() and found != cfg.canonical:
         raise ValueError(f"{path}: the {what} was made with preprocess '{found.to_spec()}', but the config says "
                          f"'{cfg.canonical.to_spec()}'; rerun that stage or fix preprocess")
+    stream = json.loads(Path(path).read_text()).get("stream", "joint") if Path(path).exists() else cfg.backbone.stream
+    if stream != cfg.backbone.stream:
+        raise ValueError(f"{path}: the {what} was made with the '{stream}' backbone stream, but the config says "
+                         f"'{cfg.backbone.stream}'; use another run_dir for each stream or fix backbone.stream")
 
 
 @torch.no_grad()
@@ -156,7 +161,7 @@ def _extract(cfg: RunConfig, rd: Path, seen_classes: list[int], num_classes: int
     backbone in ``rd`` (``num_classes`` outputs), into ``rd/features``."""
     start = time.perf_counter()
     check_preprocess(cfg, rd / BACKBONE_STATE_FILE, "backbone")
-    model = load_backbone(rd / BACKBONE_FILE, num_classes, cfg.backbone.num_person, cfg.device)
+    model = load_backbone(rd / BACKBONE_FILE, num_classes, cfg.backbone.num_person, cfg.device, cfg.backbone.stream)
     out = rd / FEATURE_DIR
     out.mkdir(parents=True, exist_ok=True)
     canon = cfg.canonical
@@ -181,6 +186,7 @@ def _extract(cfg: RunConfig, rd: Path, seen_classes: list[int], num_classes: int
     (rd / FEATURE_INFO_FILE).write_text(json.dumps({"benchmark": cfg.benchmark, "rows": counts,
                                                     "augmented_copies": copies, "seed": cfg.seed,
                                                     "preprocess": cfg.canonical.to_dict(),
+                                                    "stream": cfg.backbone.stream,
                                                     "wall_time_s": round(time.perf_counter() - start, 1)}, indent=2))
     return out
 

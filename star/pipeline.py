@@ -62,8 +62,9 @@ class StarPipeline:
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{ckpt.path}: bad 'preprocess' in the sidecar ({exc})") from exc
         bcfg = self.meta["backbone_config"]
-        self.backbone = ShiftGCN(num_classes=bcfg["num_classes"], num_person=bcfg["num_person"])
         try:
+            self.backbone = ShiftGCN(num_classes=bcfg["num_classes"], num_person=bcfg["num_person"],
+                                     stream=bcfg.get("stream", "joint"))
             self.backbone.load_state_dict(ckpt.sub_state("backbone"))
             self.head = build_head(self.meta["model"], self.meta["head_config"])
             self.head.load_state_dict(ckpt.sub_state("head"))

@@ -260,3 +260,47 @@ def test_freeze_sticks_through_train_calls():
     before = model.data_bn.running_mean.clone()
     model(small_input())
     assert torch.equal(model.data_bn.running_mean, before)
+
+
+# ----------------------------------------------------------------------------- input streams
+def test_bone_stream_is_each_joint_minus_its_parent_and_zero_at_the_root():
+    from star.models.shiftgcn import to_stream
+    from star.skeleton.topology import BONES
+
+    x = torch.randn(2, 3, 5, 25, 2)
+    bone = to_stream(x, "bone")
+    assert bone.shape == x.shape
+    assert torch.equal(bone[:, :, :, 0], torch.zeros(2, 3, 5, 2))  # spine base: the root has no parent
+    assert torch.equal(bone[:, :, :, 1], x[:, :, :, 1] - x[:, :, :, 0])  # spine mid - spine base
+    assert torch.equal(bone[:, :, :, 3], x[:, :, :, 3] - x[:, :, :, 2])  # head - neck
+    assert torch.equal(bone[:, :, :, 21], x[:, :, :, 21] - x[:, :, :, 7])  # left hand tip - left hand
+    assert {c for c, _ in BONES} == set(range(1, 25))  # every joint but the root gets exactly one bone
+    absent = torch.zeros(1, 3, 4, 25, 1)
+    assert torch.equal(to_stream(absent, "bone"), absent)  # a missing body stays zero
+
+
+def test_motion_stream_is_the_frame_difference_and_joint_is_the_input_itself():
+    from star.models.shiftgcn import to_stream
+
+    x = torch.arange(2 * 3 * 4 * 25 * 1, dtype=torch.float32).reshape(2, 3, 4, 25, 1) ** 1.5
+    motion = to_stream(x, "motion")
+    assert torch.equal(motion[:, :, 0], torch.zeros(2, 3, 25, 1))
+    assert torch.equal(motion[:, :, 2], x[:, :, 2] - x[:, :, 1])
+    assert to_stream(x, "joint") is x
+    with pytest.raises(ValueError, match="unknown backbone stream 'angle'"):
+        to_stream(x, "angle")
+    with pytest.raises(ValueError, match="unknown backbone stream"):
+        ShiftGCN(5, stream="bones")
+
+
+@pytest.mark.parametrize("stream", ["bone", "motion"])
+def test_a_stream_backbone_is_the_joint_backbone_on_the_converted_input(stream):
+    from star.models.shiftgcn import to_stream
+
+    joint = ShiftGCN(7, num_person=1).eval()
+    other = ShiftGCN(7, num_person=1, stream=stream).eval()
+    other.load_state_dict(joint.state_dict())  # a stream changes no parameter
+    x = torch.randn(2, 3, 16, 25, 1)
+    with torch.no_grad():
+        assert torch.allclose(other(x), joint(to_stream(x, stream)), atol=1e-6)
+        assert torch.allclose(other.features(x), joint.features(to_stream(x, stream)), atol=1e-6)

@@ -295,6 +295,15 @@ def test_class_score_names_the_part_weight_and_how_it_was_chosen():
                     "weight: validation: best H over head.part_weight_grid")
 
 
+def test_part_pooling_tells_attention_from_mean_pooled_parts_and_the_baseline():
+    from ui.model_view import part_pooling
+
+    assert part_pooling({"model": "baseline"}).startswith("none: one global feature")
+    assert part_pooling({"model": "star", "head_config": {"use_attention": True}}).startswith("cross-attention")
+    assert part_pooling({"model": "star"}) == part_pooling({"model": "star", "head_config": {"use_attention": True}})
+    assert part_pooling({"model": "star", "head_config": {"use_attention": False}}).startswith("mean of the part's")
+
+
 def test_gamma_story_tells_the_part_weight_validation_chose():
     from ui.model_view import gamma_story
 

@@ -71,7 +71,17 @@ def model_overview(view: ModelView) -> dict[str, str]:
         "Seed": str(m.get("seed", "?")), "Device": str(m.get("device", "?")),
         "Training precision": training_precision(m),
         "Class score": class_score(m),
+        "Part pooling": part_pooling(m),
     }
+
+
+def part_pooling(meta: dict[str, Any]) -> str:
+    """How the head turns a part's tokens into its feature (the sidecar's ``head_config.use_attention``)."""
+    if meta.get("model") != "star":
+        return "none: one global feature (no body parts)"
+    if meta.get("head_config", {}).get("use_attention", True):
+        return "cross-attention of the part's prompts over its time x joint tokens (the paper)"
+    return "mean of the part's time x joint tokens, no attention (the paper's Table-7 'w/o AM' switch)"
 
 
 def class_score(meta: dict[str, Any]) -> str:

@@ -21,6 +21,12 @@ Parameter and buffer names follow the released Shift-GCN layout, so its weights 
 * A frozen model (:func:`freeze`) stays in eval mode even if ``.train()`` is called on it or on a
   parent module, so its BatchNorm statistics never drift.
 * Odd frame counts work: a stride-2 unit outputs ``ceil(T / 2)`` frames.
+* Input streams (``ShiftGCN(stream=...)``, as in the two-stream Shift-GCN / 2s-AGCN papers): ``joint``
+  reads the joint coordinates, ``bone`` each joint minus its parent in ``topology.BONES`` (zero at the spine
+  base, the root), ``motion`` each frame minus the previous one (zero at the first frame). The conversion
+  runs inside the model (:func:`to_stream`), so every caller feeds joint coordinates and a checkpoint's
+  stream is one field of its backbone configuration. Two streams are combined by averaging their class
+  scores (``bench/stream_fusion.py``).
 * Speed (``ShiftGCN(fast=True)``, the default; :meth:`ShiftGCN.set_fast`): activations stay in
   channels-last memory, temporal shifts run as depthwise convolutions, joint shifts backpropagate as
   inverse-permutation gathers. Same function and state dict as ``fast=False`` (the original
@@ -36,6 +42,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from star.skeleton.topology import BONES
 from star.models.shift_ops import (
     inverse_permutation,
     shift_joints,
@@ -187,17 +194,43 @@ class ShiftGCNUnit(nn.Module):
         return self.relu(y)
 
 
+STREAMS = ("joint", "bone", "motion")
+_CHILDREN = [c for c, _ in BONES]
+_PARENTS = [p for _, p in BONES]
+
+
+def to_stream(x: Tensor, stream: str) -> Tensor:
+    """Joint coordinates ``(N, C, T, V, M)`` -> the stream's input of the same shape (a new tensor for
+    ``bone`` / ``motion``; ``x`` itself for ``joint``). A body absent in a frame (all zeros) stays zero for
+    ``bone``; ``motion`` at the frame where a body appears is its position (the change from zero)."""
+    if stream == "joint":
+        return x
+    if stream == "bone":
+        out = torch.zeros_like(x)
+        out[:, :, :, _CHILDREN] = x[:, :, :, _CHILDREN] - x[:, :, :, _PARENTS]
+        return out
+    if stream == "motion":
+        out = torch.zeros_like(x)
+        out[:, :, 1:] = x[:, :, 1:] - x[:, :, :-1]
+        return out
+    raise ValueError(f"unknown backbone stream {stream!r}; one of {', '.join(STREAMS)}")
+
+
 class ShiftGCN(nn.Module):
     """Shift-GCN classifier and feature extractor.
 
-    Input ``x``: ``(N, C, T, V, M)`` = (clips, coordinates, frames, joints, bodies).
+    Input ``x``: ``(N, C, T, V, M)`` = (clips, coordinates, frames, joints, bodies): joint coordinates, which
+    the model turns into its ``stream`` (:func:`to_stream`) first.
     :meth:`forward` returns logits ``(N, num_classes)``; :meth:`features` returns the last unit's map
     averaged over bodies, ``(N, 256, ceil(T / 4), V)``.
     """
 
     def __init__(self, num_classes: int, num_point: int = 25, num_person: int = 2, in_channels: int = 3,
-                 fast: bool = True):
+                 fast: bool = True, stream: str = "joint"):
         super().__init__()
+        if stream not in STREAMS:
+            raise ValueError(f"unknown backbone stream {stream!r}; one of {', '.join(STREAMS)}")
+        self.stream = stream
         self.num_classes, self.num_point = num_classes, num_point
         self.num_person, self.in_channels = num_person, in_channels
         self.frozen = False
@@ -244,6 +277,7 @@ class ShiftGCN(nn.Module):
     def body_maps(self, x: Tensor) -> Tensor:
         """Per-body last-unit maps: ``(N, C, T, V, M) -> (N, M, 256, ceil(T / 4), V)``."""
         self._check_input(x)
+        x = to_stream(x, self.stream)
         n, c, t, v, m = x.shape
         x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)  # BN channel = (body, joint, coord)
         x = self.data_bn(x)
@@ -348,9 +382,10 @@ def load_backbone_weights(path: str | Path) -> dict[str, Tensor]:
     return {k[len(BACKBONE_PREFIX):]: v for k, v in tensors.items() if k.startswith(BACKBONE_PREFIX)}
 
 
-def load_backbone(path: str | Path, num_classes: int, num_person: int = 2, device: str = "cpu") -> ShiftGCN:
+def load_backbone(path: str | Path, num_classes: int, num_person: int = 2, device: str = "cpu",
+                  stream: str = "joint") -> ShiftGCN:
     """A frozen :class:`ShiftGCN` (eval mode, no gradients) with the weights of a saved backbone file."""
-    model = ShiftGCN(num_classes=num_classes, num_person=num_person)
+    model = ShiftGCN(num_classes=num_classes, num_person=num_person, stream=stream)
     model.load_state_dict(load_backbone_weights(path))
     freeze(model)
     return model.to(device)

@@ -108,7 +108,7 @@ def _train(cfg: RunConfig, device, out: Path, classes: list[int], frames: list[n
     bcfg = cfg.backbone
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = ShiftGCN(num_classes=len(classes), num_person=bcfg.num_person).to(device)
+    model = ShiftGCN(num_classes=len(classes), num_person=bcfg.num_person, stream=bcfg.stream).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=bcfg.lr, momentum=bcfg.momentum, nesterov=True,
                                 weight_decay=bcfg.weight_decay)
     start, previous_wall = _resume(out, cfg, model, optimizer, device, classes)
@@ -116,7 +116,7 @@ def _train(cfg: RunConfig, device, out: Path, classes: list[int], frames: list[n
     log = RunLog(out / "backbone_log.jsonl")
     meta = {"benchmark": cfg.benchmark, "seen_classes": classes, "num_person": bcfg.num_person,
             "seed": cfg.seed, "num_train_clips": len(frames), "device": str(device), "precision": bcfg.precision,
-            "preprocess": cfg.canonical.to_dict()}
+            "preprocess": cfg.canonical.to_dict(), "stream": bcfg.stream}
     for epoch in range(start, bcfg.epochs):
         rng = np.random.default_rng(cfg.seed * 1000 + epoch)  # batch order, then this epoch's augmentation
         lr = step_lr(epoch, bcfg.lr, bcfg.milestones, bcfg.warmup_epochs)

@@ -49,7 +49,8 @@ def checkpoint_meta(cfg: RunConfig, bench, encoder, arch: StarConfig, choice: di
         "descriptions": hcfg.descriptions or bench.description_set,
         "head_config": arch.to_dict(),
         "backbone_config": {"num_classes": len(bench.seen_classes),
-                            "num_person": backbone_num_person(cfg.run_path, cfg.backbone.num_person)},
+                            "num_person": backbone_num_person(cfg.run_path, cfg.backbone.num_person),
+                            "stream": cfg.backbone.stream},  # check_preprocess made sure the features have it
         "num_frames": cfg.num_frames,
         "preprocess": cfg.canonical.to_dict(),
         "gamma": {"value": choice["gamma"], "chosen_by": gamma_chosen_by(choice.get("folds", 1)), "epoch": choice["epoch"],
