@@ -37,10 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import default_timing  # noqa: E402
-from bench.random_splits import MODELS, config_path  # noqa: E402
+from bench.random_splits import BONE_OF, MODELS, split_config, stream_of  # noqa: E402
 from star.analysis import mean_ci, paired_difference  # noqa: E402
 from star.checkpoint import load_checkpoint  # noqa: E402
-from star.config import resolve_config  # noqa: E402
+from star.evaluation import fused_metrics  # noqa: E402
 from star.data.benchmarks import POOL42_COMPONENTS  # noqa: E402
 from star.zsl import gzsl_predict, zsl_predict  # noqa: E402
 
@@ -50,7 +50,8 @@ MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
 ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6-desc-v1", "star-6-mpnet",
              "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw",
              "star-6-f3-bf16-pw16", "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-b1", "star-6-f3-bf16-pw16-noam",
-             "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-noam-mpnet", "baseline-f3-mpnet")
+             "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-noam-mpnet", "baseline-f3-mpnet",
+             *(f"{m}-bone" for m in BONE_OF), *(f"{m}-2s" for m in BONE_OF))
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -72,10 +73,17 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "star-6-f3-bf16-pw16-noam-mpnet": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, "
                                             "all-mpnet-base-v2 text",
           "star-6-f3-bf16-noam-mpnet": "STAR-6, 3 folds, bf16, mean-pooled parts, all-mpnet-base-v2 text (the paper's score)",
-          "baseline-f3-mpnet": "global baseline, 3 folds, all-mpnet-base-v2 text"}
+          "baseline-f3-mpnet": "global baseline, 3 folds, all-mpnet-base-v2 text",
+          "baseline-f3-bone": "global baseline, 3 folds, on the bone-stream backbone",
+          "star-6-f3-bf16-pw16-noam-bone": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, bone stream",
+          "star-6-f3-bf16-noam-bone": "STAR-6, 3 folds, bf16, mean-pooled parts, bone stream (the paper's score)",
+          "baseline-f3-2s": "global baseline, 3 folds, joint + bone streams (scores averaged)",
+          "star-6-f3-bf16-pw16-noam-2s": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, joint + bone",
+          "star-6-f3-bf16-noam-2s": "STAR-6, 3 folds, bf16, mean-pooled parts, joint + bone (the paper's score)"}
 RECIPE_MODELS = ("star-6-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw", "star-6-f3-bf16-pw16", "star-6-f3-bf16-b1",
                  "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam", "baseline-f3",
-                 "star-6-f3-bf16-noam-mpnet", "star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet")
+                 "star-6-f3-bf16-noam-mpnet", "star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet",
+                 "baseline-f3-bone", "star-6-f3-bf16-pw16-noam-bone", "baseline-f3-2s", "star-6-f3-bf16-pw16-noam-2s")
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -177,21 +185,42 @@ def collect() -> list[dict]:
     key = lambda r: (r["split"], r["model"], r["seed"], machine_of(r))  # noqa: E731
     heads = {key(r): r for r in json.loads(HEADS_JSON.read_text())} if HEADS_JSON.is_file() else {}
     today = dt.date.today().isoformat()
-    for split in (*RANDOM, "3210"):
-        ckpt_root = resolve_config(path=config_path(split)).run_path / "ckpt"
+    for split, stream in ((sp, st) for sp in (*RANDOM, "3210") for st in ("joint", "bone")):
+        ckpt_root = split_config(split, stream).run_path / "ckpt"
         for d in sorted(ckpt_root.glob("*-s*")):
             match = re.fullmatch(r"(.+)-s(\d+)", d.name)
-            if match and match.group(1) in MODELS and (d / "model.json").exists():
+            if match and match.group(1) in MODELS and stream_of(match.group(1)) == stream and (d / "model.json").exists():
                 rec = head_record(split, match.group(1), int(match.group(2)), load_checkpoint(d))
                 old = heads.get(key(rec), {})
                 same = all(old.get(k) == rec[k] for k in KEYS)
                 heads[key(rec)] = {**rec, "recorded": old.get("recorded", today) if same else today}
     _write_atomic(HEADS_JSON, json.dumps(sorted(heads.values(), key=key), indent=1))
     records = list(heads.values()) + mlp_records()
+    records += fused_records(records)
     order = {n: i for i, n in enumerate(SPLIT_NAME.values())}
     models = list(MAIN_MODELS) + list(ABLATIONS)
     return sorted(records, key=lambda r: (order[r["split"]], models.index(r["model"]), r["seed"],
                                           r.get("recorded", "")))
+
+
+def fused_records(records: list[dict]) -> list[dict]:
+    """``<model>-2s`` for each head of ``BONE_OF`` whose bone-stream twin (same split, seed and machine) exists:
+    the two heads' class scores averaged, gamma the mean of their validation gammas (``fused_metrics``)."""
+    bone = {(r["split"], r["model"][:-len("-bone")], r["seed"], machine_of(r)): r
+            for r in records if r["model"].endswith("-bone")}
+    out = []
+    for r in records:
+        twin = bone.get((r["split"], r["model"], r["seed"], machine_of(r)))
+        if r["model"] in BONE_OF and twin:
+            m = fused_metrics([REPO / r["checkpoint"], REPO / twin["checkpoint"]])
+            out.append({"split": r["split"], "seed": r["seed"], "model": f"{r['model']}-2s",
+                        **{k: m[k] for k in ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc", "gamma_best_test")},
+                        "gamma_val": m["gamma"], "device": r["device"], "preprocess": r["preprocess"],
+                        "part_weight": r.get("part_weight", 0.0),
+                        "wall_time_s": {k: r["wall_time_s"].get(k, 0) + twin["wall_time_s"].get(k, 0)
+                                        for k in ("backbone", "extract", "head")},
+                        "checkpoint": f"{r['checkpoint']} + {twin['checkpoint']}"})
+    return out
 
 
 def current(records: list[dict]) -> list[dict]:
@@ -266,6 +295,8 @@ VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf
             ("star-6-f3-bf16-pw16-noam", "baseline-f3"),
             ("star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-pw16-noam"), ("baseline-f3-mpnet", "baseline-f3"),
             ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet"), ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"),
+            *((f"{m}-{k}", m) for m in BONE_OF for k in ("bone", "2s")),
+            ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s"),
             ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
@@ -344,7 +375,9 @@ def goals(rand: list[dict], main: list[dict], rand_all: list[dict] | None = None
                               ("star-6-f3-bf16-pw16-noam", "baseline-f3",
                                "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16"),
                               ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet",
-                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, mpnet text")):
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, mpnet text"),
+                              ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s",
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, joint + bone")):
         star = [r for r in main if r["model"] == model]
         if star:
             zsl, h = np.mean([r["zsl_acc"] for r in star]), np.mean([r["H"] for r in star])
@@ -388,13 +421,14 @@ def learning_curve_lines(records: list[dict], split: str, model: str = "star-6",
 def wall_times(records: list[dict]) -> list[str]:
     """One line per (split, machine): the backbone and extraction times of that machine's backbone and the mean
     head time per model, all from heads trained there (a split's backbone was trained once per CPU model)."""
-    heads = [r for r in records if r["model"] != "mlp" and isinstance(r.get("wall_time_s"), dict)]
+    heads = [r for r in records if r["model"] != "mlp" and not r["model"].endswith("-2s")
+             and isinstance(r.get("wall_time_s"), dict)]
     lines = []
     for split in (*RANDOM, "3210"):
         groups = defaultdict(list)
         for r in heads:
             if r["split"] == SPLIT_NAME[split]:
-                groups[machine_of(r)].append(r)
+                groups[machine_of(r) + (" (bone stream)" if r["model"].endswith("-bone") else "")].append(r)
         for machine, rs in sorted(groups.items()):
             w = rs[0]["wall_time_s"]
             by_model = defaultdict(list)
@@ -484,7 +518,11 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
                  ("star-6-f3-bf16-noam", "mlp"), ("star-6-f3-bf16-pw16-noam", "star-6-f3-bf16-noam"),
                  ("star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-pw16-noam"), ("baseline-f3-mpnet", "baseline-f3"),
                  ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet"),
-                 ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"), ("star-6-f3-bf16-pw16-noam-mpnet", "mlp")):
+                 ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"), ("star-6-f3-bf16-pw16-noam-mpnet", "mlp"),
+                 ("baseline-f3-bone", "baseline-f3"), ("baseline-f3-2s", "baseline-f3"),
+                 ("star-6-f3-bf16-pw16-noam-bone", "star-6-f3-bf16-pw16-noam"),
+                 ("star-6-f3-bf16-pw16-noam-2s", "star-6-f3-bf16-pw16-noam"),
+                 ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s")):
         cells = [paired(rand_all, a, b, k) for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
         if cells[0][2]:
             lines.append(f"| {a} - {b} ({cells[0][2]} splits) | " + " | ".join(pct(*c[:2]) for c in cells) + " |")

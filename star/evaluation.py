@@ -103,3 +103,29 @@ def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: b
             scores.append(pipe.scores(pipe.head_outputs(feats)))
         scores = np.concatenate(scores).astype(np.float32)  # as stored in bundles
     return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)
+
+
+def fused_metrics(paths) -> dict:
+    """Score fusion of several checkpoints of one benchmark (e.g. a joint-stream and a bone-stream model, as the
+    multi-stream Shift-GCN / CTR-GCN papers fuse streams): the class scores of their evaluation bundles are
+    averaged, and so are their validation gammas. The mean of the calibrated scores ``s_i - gamma_i [seen]`` is
+    the mean score calibrated by the mean gamma, so the fused model's gamma is chosen on validation too.
+    ``test_metrics`` of the fused scores; ``CheckpointError`` when the checkpoints' test sets differ."""
+    from star.checkpoint import CheckpointError
+
+    ckpts = [load_checkpoint(p) for p in paths]
+    if not ckpts:
+        raise ValueError("fused_metrics needs at least one checkpoint")
+    bundles = [c.load_bundle() for c in ckpts]
+    first, ref = ckpts[0], bundles[0]
+    for c, b in zip(ckpts[1:], bundles[1:]):
+        same = (c.meta["benchmark"] == first.meta["benchmark"]
+                and c.meta["seen_classes"] == first.meta["seen_classes"]
+                and np.array_equal(b["labels"], ref["labels"]) and b["scores"].shape == ref["scores"].shape
+                and np.array_equal(b.get("sources", ref.get("sources")), ref.get("sources", b.get("sources"))))
+        if not same:
+            raise CheckpointError(f"{c.path} and {first.path}: not the same benchmark and test clips; "
+                                  "only models of one split can be fused")
+    scores = np.mean([b["scores"].astype(np.float64) for b in bundles], axis=0)
+    gamma = float(np.mean([c.gamma for c in ckpts]))
+    return test_metrics(scores, ref["labels"], first.meta["seen_classes"], first.meta["unseen_classes"], gamma)

@@ -135,6 +135,27 @@ def test_wall_times_give_one_line_per_split_and_machine():
                      "star-6-f3-bf16-pw 550 s; device cpu (Intel Xeon, 1 threads)"]
 
 
+def test_fused_records_pair_each_head_with_its_bone_twin_of_the_same_seed_and_machine():
+    ck = "checkpoints/star-pool42-32-10"
+    meta = json.loads((REPO / ck / "model.json").read_text())
+
+    def rec(model, seed, machine="Intel Xeon"):
+        return {"split": "pool42-r0", "model": model, "seed": seed, "device": f"cpu ({machine}, 1 threads)",
+                "checkpoint": ck, "preprocess": "view,joints", "wall_time_s": {"backbone": 900, "extract": 100, "head": 30}}
+
+    fused = results.fused_records([rec("baseline-f3", 0), rec("baseline-f3-bone", 0), rec("baseline-f3", 1),
+                                   rec("baseline-f3-bone", 1, "AMD EPYC"), rec("star-6-f3", 0)])
+    assert [(r["model"], r["seed"]) for r in fused] == [("baseline-f3-2s", 0)]  # seed 1's twin is on another CPU
+    for key in ("zsl_acc", "S", "U", "H", "H_best_test"):  # a checkpoint fused with itself is itself
+        assert fused[0][key] == pytest.approx(meta["metrics"][key], abs=1e-6)
+    assert fused[0]["gamma_val"] == pytest.approx(meta["gamma"]["value"])
+    assert fused[0]["wall_time_s"] == {"backbone": 1800, "extract": 200, "head": 60}
+    stream = random_splits.split_config("r0", "bone")
+    assert stream.backbone.stream == "bone" and stream.run_dir == resolve_config(
+        path=random_splits.config_path("r0")).run_dir + "-bone"
+    assert random_splits.checkpoint_dir("r0", "baseline-f3-bone", 2).parts[-3:] == ("v2-r0-bone", "ckpt", "baseline-f3-bone-s2")
+
+
 def test_paired_outputs_write_only_the_missing_heads(tmp_path, monkeypatch):
     monkeypatch.setattr(random_splits, "checkpoint_dir", lambda split, model, seed: tmp_path / f"{model}-s{seed}")
     both = random_splits.paired_outputs("r0", "star-6-f3-bf16-pw16", 0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -276,3 +279,33 @@ def test_per_class_accuracy():
 def test_input_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_fusing_a_checkpoint_with_itself_gives_its_own_metrics_and_two_average_their_scores(tmp_path):
+    import shutil
+
+    from star.checkpoint import BUNDLE, CheckpointError, list_checkpoints, load_checkpoint
+    from star.evaluation import fused_metrics, test_metrics
+
+    repo = Path(__file__).resolve().parents[1]
+    path = next(p for p in list_checkpoints(repo / "checkpoints") if p.name == "star-pool42-32-10")
+    ck = load_checkpoint(path)
+    b = ck.load_bundle()
+    own = test_metrics(b["scores"], b["labels"], ck.meta["seen_classes"], ck.meta["unseen_classes"], ck.gamma)
+    assert fused_metrics([path, path]) == pytest.approx(own, abs=1e-9)
+    # a second "stream": the same checkpoint with other scores and another gamma
+    other = tmp_path / "other"
+    shutil.copytree(path, other)
+    rng = np.random.default_rng(0)
+    scores2 = rng.normal(size=b["scores"].shape).astype(np.float32)
+    np.savez(other / BUNDLE, **{**b, "scores": scores2})
+    meta = json.loads((other / "model.json").read_text())
+    meta["gamma"]["value"] = 0.7
+    (other / "model.json").write_text(json.dumps(meta))
+    want = test_metrics((b["scores"].astype(np.float64) + scores2) / 2, b["labels"], ck.meta["seen_classes"],
+                        ck.meta["unseen_classes"], (ck.gamma + 0.7) / 2)
+    assert fused_metrics([path, other]) == pytest.approx(want, abs=1e-9)
+    # clips that differ cannot be fused
+    np.savez(other / BUNDLE, **{**b, "labels": b["labels"][::-1].copy()})
+    with pytest.raises(CheckpointError, match="not the same benchmark and test clips"):
+        fused_metrics([path, other])
