@@ -179,6 +179,27 @@ def test_predict_page_sample_shows_prediction(app, view):
     assert not at.error
 
 
+NOAM_CHECKPOINT = "star-noam-pool42-32-10"  # the shipped STAR head with mean-pooled parts (no attention)
+
+
+def test_a_head_without_attention_shows_its_part_matches_and_says_why_there_is_no_map(tmp_path, monkeypatch):
+    path = REPO / "checkpoints" / NOAM_CHECKPOINT
+    noam = ModelView.load(path)
+    assert noam.is_star and noam.meta["head_config"]["use_attention"] is False
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(path.parent))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("STAR_DATA_DIR", raising=False)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["checkpoint_pick"] = NOAM_CHECKPOINT
+    at.run()
+    overview = at.table[0].value
+    assert dict(zip(overview[""], overview["value"]))["Part pooling"].startswith("mean of the part's")
+    at = _open(at, "Predict")
+    assert any(i.value.startswith("This head mean-pools each part's tokens") for i in at.info)
+    assert len(at.get("plotly_chart")) == 5  # animation, ZSL, GZSL, part match, open vocabulary: no attention map
+    assert not at.error
+
+
 def test_predict_page_upload_shows_the_readers_error_then_a_prediction(app, view):
     at = _open(app, "Predict")
     at.radio(key="predict_source").set_value("Upload a file").run()

@@ -60,3 +60,16 @@ def test_star_predict_on_a_real_ntu_clip(ckpt_root, ntu_samples, name, capsys):
     ck = load_checkpoint(ckpt_root / name)
     assert sorted(t["class"] for t in obj["top"]) == sorted(ck.class_names)
     assert np.all(np.diff([t["score"] for t in obj["top"]]) <= 0)
+
+
+def test_star_eval_fuses_checkpoints_of_one_split_from_their_bundles(ckpt_root, capsys):
+    star, baseline = (str(ckpt_root / name) for name in ("star-pool42-32-10", "baseline-pool42-32-10"))
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", star, "--fuse", star, "--json"]) == 0
+    itself = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key, value in load_checkpoint(star).meta["metrics"].items():
+        assert itself[key] == pytest.approx(value, abs=1e-9), key
+    assert main(["eval", "--checkpoint", star, "--fuse", baseline, "--json"]) == 0
+    fused = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    gammas = [load_checkpoint(p).gamma for p in (star, baseline)]
+    assert fused["gamma"] == pytest.approx(sum(gammas) / 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from star.evaluation import evaluate_checkpoint
+from star.evaluation import evaluate_checkpoint, fused_metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,11 +13,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="folder with the benchmark's clip banks")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--from-bundle", action="store_true", help="use the bundle's stored test scores")
+    parser.add_argument("--fuse", nargs="+", default=[], metavar="CHECKPOINT",
+                        help="score fusion: average the class scores (and the validation gammas) with these "
+                             "checkpoints of the same split, e.g. a bone-stream model; reads the evaluation bundles")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    m = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device, args.from_bundle)
+    if args.fuse:
+        m = fused_metrics([args.checkpoint, *args.fuse])
+    else:
+        m = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device, args.from_bundle)
     if args.json:
         print(json.dumps(m))
         return 0
