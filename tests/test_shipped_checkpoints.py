@@ -12,7 +12,7 @@ from star.cli import main
 from star.evaluation import test_metrics as compute_metrics
 from star.inference import DEFAULT_CHECKPOINT
 
-SHIPPED = ("star-pool42-32-10", "baseline-pool42-32-10")
+SHIPPED = ("star-pool42-32-10", "baseline-pool42-32-10", "star-noam-pool42-32-10")
 
 
 @pytest.fixture(scope="module")
