@@ -216,7 +216,8 @@ def fused_records(records: list[dict]) -> list[dict]:
             out.append({"split": r["split"], "seed": r["seed"], "model": f"{r['model']}-2s",
                         **{k: m[k] for k in ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc", "gamma_best_test")},
                         "gamma_val": m["gamma"], "device": r["device"], "preprocess": r["preprocess"],
-                        "part_weight": r.get("part_weight", 0.0),
+                        # the two heads' mean: the fused score's scale, the bound of its gamma
+                        "part_weight": (r.get("part_weight", 0.0) + twin.get("part_weight", 0.0)) / 2,
                         "wall_time_s": {k: r["wall_time_s"].get(k, 0) + twin["wall_time_s"].get(k, 0)
                                         for k in ("backbone", "extract", "head")},
                         "checkpoint": f"{r['checkpoint']} + {twin['checkpoint']}"})
