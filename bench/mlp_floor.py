@@ -52,6 +52,7 @@ from star.data import get_benchmark  # noqa: E402
 from star.data.benchmarks import POOL42_COMPONENTS  # noqa: E402
 from star.skeleton.canonical import Canonical  # noqa: E402
 from star.skeleton.transforms import augment, to_model_input  # noqa: E402
+from star.training.runlog import cpu_model  # noqa: E402
 
 NUM_FRAMES = 32
 HIDDEN = 256
@@ -129,12 +130,28 @@ class FloorMLP(nn.Module):
         return nn.functional.normalize(self.net(x), dim=-1)
 
 
+def source_normalised(data: Data, idx: np.ndarray) -> np.ndarray:
+    """Every clip's features z-scored with the statistics of its own source's clips among ``idx`` (the
+    training clips): removes each source's offset and scale from the input, using no clip outside ``idx``."""
+    out = np.empty_like(data.feats)
+    for k in range(len(SOURCES)):
+        rows = data.clip_source == k
+        ref = data.feats[idx][data.clip_source[idx] == k]
+        if not len(ref):
+            raise ValueError(f"no training clips from source {SOURCES[k]} to normalise it with")
+        out[rows] = (data.feats[rows] - ref.mean(0)) / (ref.std(0) + 1e-3)
+    return out
+
+
 def train_mlp(data: Data, idx: np.ndarray, classes: list[int], text: np.ndarray, seed: int,
-              aug_copies: int = AUG_COPIES):
-    """Train on clips ``idx`` (labels within ``classes``); returns a scoring function feats -> (N, C) cosine."""
+              aug_copies: int = AUG_COPIES, feats: np.ndarray | None = None):
+    """Train on clips ``idx`` (labels within ``classes``); returns a scoring function feats -> (N, C) cosine.
+    ``feats`` replaces ``data.feats`` (e.g. ``source_normalised``; not with augmentation)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    clean = data.feats[idx]
+    if feats is not None and aug_copies:
+        raise ValueError("augmented copies are drawn from the canonical clips; they cannot follow replaced features")
+    clean = (data.feats if feats is None else feats)[idx]
     aug = [augmented_features(data.canon[i], rng) for i in idx for _ in range(aug_copies)]
     x = np.concatenate([clean, np.stack(aug)]) if aug else clean
     y_full = np.concatenate([data.labels[idx], np.repeat(data.labels[idx], aug_copies)])
@@ -171,7 +188,7 @@ def train_mlp(data: Data, idx: np.ndarray, classes: list[int], text: np.ndarray,
 
 # ------------------------------------------------------------------------ one run
 def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIES, protocol: str = "protocol",
-            val_fraction: float = 0.3) -> dict:
+            val_fraction: float = 0.3, source_norm: bool = False) -> dict:
     bench, bank = data.bench, data.bank
     seen, unseen = bench.seen_classes, bench.unseen_classes
     t0 = time.perf_counter()
@@ -180,9 +197,11 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
 
     # validation: the pseudo-unseen fold of the seen training clips (as positions into the bank)
     fold = _fold_positions(bench, bank, train_idx, seed, protocol, val_fraction)
-    val_score = train_mlp(data, fold["train"], fold["seen_classes"], text, seed, aug_copies)
+    vfeats = source_normalised(data, fold["train"]) if source_norm else data.feats
+    val_score = train_mlp(data, fold["train"], fold["seen_classes"], text, seed, aug_copies,
+                          vfeats if source_norm else None)
     vidx = np.concatenate([fold["val_seen"], fold["val_unseen"]])
-    vs = val_score(data.feats[vidx])[:, seen]  # columns: the seen classes only
+    vs = val_score(vfeats[vidx])[:, seen]  # columns: the seen classes only
     col = {c: k for k, c in enumerate(seen)}
     vy = np.array([col[int(c)] for c in data.labels[vidx]])
     p_seen = [col[c] for c in fold["seen_classes"]]
@@ -191,8 +210,9 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
     val_zsl = zsl.zsl_accuracy(vs, vy, p_unseen)
 
     # test
-    score = train_mlp(data, train_idx, seen, text, seed, aug_copies)
-    s = score(data.feats[test_idx])  # (N, 42)
+    feats = source_normalised(data, train_idx) if source_norm else data.feats
+    score = train_mlp(data, train_idx, seen, text, seed, aug_copies, feats if source_norm else None)
+    s = score(feats[test_idx])  # (N, 42)
     y = data.labels[test_idx]
     src = data.clip_source[test_idx]
     g = zsl.gzsl_metrics(s, y, seen, unseen, gamma_val)
@@ -206,7 +226,7 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
         "zsl_acc": zsl.zsl_accuracy(s, y, unseen), "S": g["S"], "U": g["U"], "H": g["H"],
         "gamma_val": gamma_val, "H_val": h_val, "zsl_acc_val": val_zsl,
         "H_best_test": h_best, "gamma_best_test": g_best, "ausuc": zsl.ausuc(S_curve, U_curve),
-        "aug_copies": aug_copies, "per_source": {}, "n_test": int(len(test_idx)), "n_train": int(len(train_idx)),
+        "aug_copies": aug_copies, "source_norm": source_norm, "per_source": {}, "n_test": int(len(test_idx)), "n_train": int(len(train_idx)),
     }
     is_unseen = np.isin(y, unseen)
     for k, name in enumerate(SOURCES):
@@ -260,12 +280,12 @@ def own_source_shares(s, y, src, seen, unseen, class_source, text) -> dict:
 
 # ------------------------------------------------------------------------ records
 def merge_records(path: Path, new: list[dict]) -> None:
-    """Merge ``new`` into the JSON list at ``path`` by (split, seed, spec, protocol); atomic write."""
+    """Merge ``new`` into the JSON list at ``path`` by (split, seed, spec, protocol, source_norm); atomic write."""
     old = json.loads(path.read_text()) if path.is_file() else []
-    key = lambda r: (r["split"], r["seed"], r["spec"], r.get("protocol", "clips"))  # noqa: E731
+    key = lambda r: (r["split"], r["seed"], r["spec"], r.get("protocol", "clips"), r.get("source_norm", False))  # noqa: E731
     merged = {key(r): r for r in old}
     merged.update({key(r): r for r in new})
-    out = sorted(merged.values(), key=lambda r: (r["split"], r["spec"], r["seed"]))
+    out = sorted(merged.values(), key=lambda r: (r["split"], r["spec"], r.get("source_norm", False), r["seed"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1))
@@ -284,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol", choices=("protocol", "clips"), default="protocol",
                     help="validation fold: each source's held-out views / subjects (protocol) or held-out clips")
     ap.add_argument("--val-fraction", type=float, default=0.3, help="validation share (as validation.val_fraction)")
+    ap.add_argument("--source-norm", action="store_true",
+                    help="z-score each clip with its own source's training clips (use a separate --json-out)")
     ap.add_argument("--skip-done", action="store_true", help="skip (split, seed, spec, protocol) already in --json-out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -293,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.json_out) if args.json_out else None
     done = set()
     if out is not None and args.skip_done and out.is_file():
-        done = {(r["split"], r["seed"], r["spec"], r.get("protocol", "clips")) for r in json.loads(out.read_text())}
+        done = {(r["split"], r["seed"], r["spec"], r.get("protocol", "clips"), r.get("source_norm", False))
+                for r in json.loads(out.read_text())}
     banks: dict = {}  # one load per set of clip-bank files (all pool42 splits share one)
     prepared: dict = {}  # (files, spec) -> Data: the canonical features do not depend on the class split
     for split in splits:
@@ -302,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         if bench.components not in banks:
             banks[bench.components] = bench.load_bank()
         for spec in specs:
-            todo = [sd for sd in seeds if (bench.name, sd, spec.to_spec(), args.protocol) not in done]
+            todo = [sd for sd in seeds
+                    if (bench.name, sd, spec.to_spec(), args.protocol, args.source_norm) not in done]
             if not todo:
                 continue
             t0 = time.perf_counter()
@@ -313,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
             data.bench = bench
             prep = time.perf_counter() - t0
             for seed in todo:
-                rec = run_one(data, text, seed, args.aug_copies, args.protocol, args.val_fraction)
+                rec = run_one(data, text, seed, args.aug_copies, args.protocol, args.val_fraction, args.source_norm)
                 rec["prep_s"] = prep
+                rec["machine"] = cpu_model()
                 print(f"{bench.name} seed {seed} [{rec['spec']}]: ZSL {100 * rec['zsl_acc']:.1f}  "
                       f"S/U/H {100 * rec['S']:.1f}/{100 * rec['U']:.1f}/{100 * rec['H']:.1f} "
                       f"(gamma_val {rec['gamma_val']:.3f}, H_val {100 * rec['H_val']:.1f})  "

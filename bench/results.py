@@ -44,6 +44,8 @@ from star.evaluation import fused_metrics  # noqa: E402
 from star.data.benchmarks import POOL42_COMPONENTS  # noqa: E402
 from star.zsl import gzsl_predict, zsl_predict  # noqa: E402
 
+REGULARISED = ("star-6-f3-bf16-pw16-noam-d3", "star-6-f3-bf16-pw16-noam-nospp", "star-4-f3-bf16-pw16-noam",
+               "star-2-f3-bf16-pw16-noam")  # issue 11, stop 21: the best STAR regularised, and with 4 / 2 parts
 RANDOM = ("r0", "r1", "r2", "r3", "r4")
 SPLIT_NAME = {**{s: f"pool42-{s}" for s in RANDOM}, "3210": "pool42-32/10"}
 MAIN_MODELS = ("star-6", "star-4", "star-2", "baseline", "mlp")
@@ -51,7 +53,7 @@ ABLATIONS = ("no-am", "no-vap", "no-spp", "no-mpce", "no-sce", "no-gce", "star-6
              "baseline-mpnet", "star-6-f3", "baseline-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw",
              "star-6-f3-bf16-pw16", "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-b1", "star-6-f3-bf16-pw16-noam",
              "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam-mpnet", "star-6-f3-bf16-noam-mpnet", "baseline-f3-mpnet",
-             *(f"{m}-bone" for m in BONE_OF), *(f"{m}-2s" for m in BONE_OF))
+             *REGULARISED, *(f"{m}-bone" for m in BONE_OF), *(f"{m}-2s" for m in BONE_OF))
 LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR, 2 parts",
           "baseline": "global baseline (same backbone and features, no parts, no prompts)",
           "mlp": "plain-MLP floor (no backbone, bench/mlp_floor.py)",
@@ -79,11 +81,17 @@ LABELS = {"star-6": "STAR, 6 parts", "star-4": "STAR, 4 parts", "star-2": "STAR,
           "star-6-f3-bf16-noam-bone": "STAR-6, 3 folds, bf16, mean-pooled parts, bone stream (the paper's score)",
           "baseline-f3-2s": "global baseline, 3 folds, joint + bone streams (scores averaged)",
           "star-6-f3-bf16-pw16-noam-2s": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, joint + bone",
-          "star-6-f3-bf16-noam-2s": "STAR-6, 3 folds, bf16, mean-pooled parts, joint + bone (the paper's score)"}
+          "star-6-f3-bf16-noam-2s": "STAR-6, 3 folds, bf16, mean-pooled parts, joint + bone (the paper's score)",
+          "star-6-f3-bf16-pw16-noam-d3": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, dropout 0.3",
+          "star-6-f3-bf16-pw16-noam-nospp": "STAR-6, 3 folds, bf16, part weight up to 16, mean-pooled parts, "
+                                            "no semantic-part prompts",
+          "star-4-f3-bf16-pw16-noam": "STAR-4, 3 folds, bf16, part weight up to 16, mean-pooled parts",
+          "star-2-f3-bf16-pw16-noam": "STAR-2, 3 folds, bf16, part weight up to 16, mean-pooled parts"}
 RECIPE_MODELS = ("star-6-f3", "star-6-f3-bf16", "star-6-f3-bf16-pw", "star-6-f3-bf16-pw16", "star-6-f3-bf16-b1",
                  "star-6-f3-bf16-pw16-b1", "star-6-f3-bf16-noam", "star-6-f3-bf16-pw16-noam", "baseline-f3",
                  "star-6-f3-bf16-noam-mpnet", "star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet",
-                 "baseline-f3-bone", "star-6-f3-bf16-pw16-noam-bone", "baseline-f3-2s", "star-6-f3-bf16-pw16-noam-2s")
+                 "baseline-f3-bone", "star-6-f3-bf16-pw16-noam-bone", "baseline-f3-2s", "star-6-f3-bf16-pw16-noam-2s",
+                 *REGULARISED)
 SOURCES = tuple(c.prefix for c in POOL42_COMPONENTS)
 MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
@@ -298,6 +306,7 @@ VARIANTS = (("star-6-f3", "star-6"), ("baseline-f3", "baseline"), ("star-6-f3-bf
             ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet"), ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3"),
             *((f"{m}-{k}", m) for m in BONE_OF for k in ("bone", "2s")),
             ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s"),
+            *((m, "star-6-f3-bf16-pw16-noam") for m in REGULARISED), *((m, "baseline-f3") for m in REGULARISED),
             ("star-6-mpnet", "star-6"),
             ("baseline-mpnet", "baseline"), ("star-6-desc-v1", "star-6"),
             ("star-4", "star-6"), ("star-2", "star-6"), ("baseline", "star-6"),
@@ -380,7 +389,11 @@ def goals(rand: list[dict], main: list[dict], rand_all: list[dict] | None = None
                               ("star-6-f3-bf16-pw16-noam-mpnet", "baseline-f3-mpnet",
                                "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, mpnet text"),
                               ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s",
-                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, joint + bone")):
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, joint + bone"),
+                              ("star-6-f3-bf16-pw16-noam-d3", "baseline-f3",
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, dropout 0.3"),
+                              ("star-6-f3-bf16-pw16-noam-nospp", "baseline-f3",
+                               "STAR-6, 3 folds, bf16, mean-pooled parts, part weight up to 16, no semantic prompts")):
         star = [r for r in main if r["model"] == model]
         if star:
             zsl, h = np.mean([r["zsl_acc"] for r in star]), np.mean([r["H"] for r in star])
@@ -525,7 +538,8 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
                  ("baseline-f3-bone", "baseline-f3"), ("baseline-f3-2s", "baseline-f3"),
                  ("star-6-f3-bf16-pw16-noam-bone", "star-6-f3-bf16-pw16-noam"),
                  ("star-6-f3-bf16-pw16-noam-2s", "star-6-f3-bf16-pw16-noam"),
-                 ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s")):
+                 ("star-6-f3-bf16-pw16-noam-2s", "baseline-f3-2s"),
+                 *((m, "star-6-f3-bf16-pw16-noam") for m in REGULARISED), *((m, "baseline-f3") for m in REGULARISED)):
         cells = [paired(rand_all, a, b, k) for k in ("zsl_acc", "H", "H_best_test", "ausuc")]
         if cells[0][2]:
             lines.append(f"| {a} - {b} ({cells[0][2]} splits) | " + " | ".join(pct(*c[:2]) for c in cells) + " |")
