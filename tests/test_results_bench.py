@@ -171,3 +171,28 @@ def test_paired_outputs_write_only_the_missing_heads(tmp_path, monkeypatch):
     for model, refs in random_splits.PAIRED.items():
         grid = random_splits.MODELS[model]["head.part_weight_grid"]
         assert all(set(w) <= set(grid) for w in refs.values())
+
+
+def test_source_breakdown_oracle_zsl_and_cross_source_errors():
+    """ZSL with the clip's dataset known ranks it among its own dataset's unseen classes only."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    # classes: 0 nwucla seen, 1 nwucla unseen, 2 msr3d seen, 3 msr3d unseen
+    scores = np.array([[0.9, 0.1, 0.0, 0.0],   # class 0 clip (seen)
+                       [0.0, 0.5, 0.1, 0.6],   # class 1 clip: ZSL picks 3 (msr3d): a cross-source error
+                       [0.0, 0.2, 0.1, 0.7],   # class 3 clip: right
+                       [0.0, 0.8, 0.0, 0.3],   # class 1 clip: right
+                       [0.0, 0.0, 0.9, 0.1]])  # class 2 clip (seen)
+    bundle = {"scores": scores, "labels": np.array([0, 1, 3, 1, 2]),
+              "sources": ["nwucla/a", "nwucla/b", "msr3d/c", "nwucla/d", "msr3d/e"]}
+    text = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    ck = SimpleNamespace(load_bundle=lambda: bundle, seen=[0, 2], unseen=[1, 3], gamma=0.0,
+                         tensors={"text.names": text})
+    out = results.source_breakdown(ck)
+    assert out["zsl_own_source"] == 1.0
+    assert out["zsl_errors_cross_source"] == 1.0
+    assert out["per_source"]["nwucla"]["zsl_acc"] == 0.5
+    assert out["per_source"]["msr3d"]["zsl_acc"] == 1.0
