@@ -48,7 +48,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.mlp_floor import SOURCES, Data  # noqa: E402
 from star.skeleton.canonical import Canonical  # noqa: E402
-from star.skeleton.topology import BONES  # noqa: E402
+from star.skeleton.cues import CUE_GROUPS as CUES  # noqa: E402
+from star.skeleton.cues import recording_cues  # noqa: E402
 from star.training.runlog import cpu_model  # noqa: E402
 
 SPECS = ("view,joints", "view,joints,scale,smooth=2,retarget")  # the shipped default; every step that evens out
@@ -59,33 +60,6 @@ PAIRS = (("walk around", "walking"), ("sit down", "sit down and applaud"), ("thr
          ("pick up with one hand", "pick up and throw"))
 FOLDS = 7
 C_REG = 0.05  # inverse L2 strength of every logistic regression (z-scored inputs)
-FROZEN_EPS = 1e-6  # metres: a frame whose every joint moved less than this is frozen
-
-
-# ------------------------------------------------------------------------ recording cues
-CUES = {"jitter": slice(0, 25), "bone lengths": slice(25, 25 + len(BONES)),
-        "length and frozen frames": slice(25 + len(BONES), 27 + len(BONES))}
-
-
-def recording_cues(frames: np.ndarray) -> np.ndarray:
-    """Canonical frames (M, T, 25, 3), body 0 -> (25 + len(BONES) + 2,) cues that do not name the action:
-    per-joint jitter (RMS over time of the second difference, metres), the median length of each bone
-    (metres), log(T) and the share of frozen frames (no joint moved more than ``FROZEN_EPS``). Clips shorter
-    than 3 frames have zero jitter; a 1-frame clip has no frozen frames."""
-    x = np.asarray(frames, dtype=np.float64)[0]  # (T, 25, 3)
-    t = x.shape[0]
-    if t >= 3:
-        acc = x[2:] - 2 * x[1:-1] + x[:-2]  # (T-2, 25, 3)
-        jitter = np.sqrt((acc ** 2).sum(-1).mean(0))  # (25,)
-    else:
-        jitter = np.zeros(x.shape[1])
-    bones = np.array([np.median(np.linalg.norm(x[:, a] - x[:, b], axis=-1)) for a, b in BONES])
-    if t >= 2:
-        step = np.abs(np.diff(x, axis=0)).max(axis=(1, 2))  # (T-1,)
-        frozen = float(np.mean(step < FROZEN_EPS))
-    else:
-        frozen = 0.0
-    return np.concatenate([jitter, bones, [np.log(t), frozen]]).astype(np.float32)
 
 
 # ------------------------------------------------------------------------ probes

@@ -109,6 +109,27 @@ if pred is not None:
                                                title="How strongly each part's feature matches each top class"),
                         width="stretch")
 
+    if str(view.meta.get("benchmark", "")).startswith("pool42"):
+        st.subheader("Which training dataset does this recording resemble?")
+        model = loaders.source_model()
+        if isinstance(model, str):
+            st.info(f"No source model: {model}")
+        else:
+            like = loaders.resemblance(clip.frames)
+            for col, name, p in zip(st.columns(len(like.sources)), like.sources, like.probabilities):
+                col.metric(name, f"{100 * p:.1f} %")
+            acc = model.info.get("unseen_class_balanced_accuracy")
+            st.caption("From how the clip was recorded (tracking jitter, bone lengths, length, frozen frames), not "
+                       "from its action. On pool42 a clip's predictions lean to classes of the dataset it resembles "
+                       "(docs/SOURCE_PROBE.md)" + (f"; on classes it never saw, this model names the dataset of "
+                                                  f"{100 * acc:.1f} % of clips." if acc is not None else "."))
+            if like.unlike_all:
+                st.warning(f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training "
+                           "clips: it resembles none of the training datasets, so expect weaker predictions.")
+            if like.unusual:
+                with st.expander(f"Cues outside the training range ({len(like.unusual)})"):
+                    st.dataframe(like.unusual, hide_index=True, width="stretch")
+
     st.subheader("Open vocabulary")
     if not frame.open_vocabulary_allowed():
         st.info("Open vocabulary is off for this uploaded checkpoint: its text encoder is a weights file, which "

@@ -177,6 +177,16 @@ def test_predict_page_sample_shows_prediction(app, view):
     assert pred.zsl_top[0]["index"] in view.unseen
     assert len(at.get("plotly_chart")) == 6  # animation, ZSL, GZSL, attention, part match, open vocabulary
     assert not at.error
+    # which training dataset the recording resembles: the shipped source model's numbers; a synthetic clip
+    # (no tracking noise, its own bone lengths) lies outside the training range and is flagged
+    from star.source_model import load_source_model
+
+    like = load_source_model().resemblance(load_sample(samples[0]).frames)
+    assert {k: v for k, v in _metrics(at).items() if k in like.sources} == {
+        name: f"{100 * p:.1f} %" for name, p in zip(like.sources, like.probabilities)}
+    assert like.unlike_all and [w.value for w in at.warning] == [
+        f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training clips: it "
+        "resembles none of the training datasets, so expect weaker predictions."]
 
 
 NOAM_CHECKPOINT = "star-noam-pool42-32-10"  # the shipped STAR head with mean-pooled parts (no attention)

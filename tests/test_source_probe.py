@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import source_probe as sp  # noqa: E402
+from star.skeleton.cues import CUE_GROUPS, recording_cues  # noqa: E402
 from star.skeleton.topology import BONES  # noqa: E402
 
 
@@ -24,19 +25,19 @@ def _still_body(t: int) -> np.ndarray:
 def test_recording_cues_of_a_body_in_uniform_motion():
     x = _still_body(10)
     x[0, :, :, 1] += 0.05 * np.arange(10)[:, None]  # every joint moves 5 cm per frame along y: no jitter
-    cues = sp.recording_cues(x)
+    cues = recording_cues(x)
     assert cues.shape == (25 + len(BONES) + 2,)
-    np.testing.assert_allclose(cues[sp.CUES["jitter"]], 0.0, atol=1e-7)
-    np.testing.assert_allclose(cues[sp.CUES["bone lengths"]], [abs(a - b) for a, b in BONES], rtol=1e-6)
-    np.testing.assert_allclose(cues[sp.CUES["length and frozen frames"]], [np.log(10), 0.0], rtol=1e-6)
+    np.testing.assert_allclose(cues[CUE_GROUPS["jitter"]], 0.0, atol=1e-7)
+    np.testing.assert_allclose(cues[CUE_GROUPS["bone lengths"]], [abs(a - b) for a, b in BONES], rtol=1e-6)
+    np.testing.assert_allclose(cues[CUE_GROUPS["length and frozen frames"]], [np.log(10), 0.0], rtol=1e-6)
 
 
 def test_recording_cues_jitter_and_frozen_frames_exact():
     x = _still_body(9)
     x[0, :, 3, 2] += 0.01 * (-1.0) ** np.arange(9)  # the head flickers +-1 cm in z: second difference +-4 cm
     x[0, 5:] = x[0, 4]  # frames 5..8 repeat frame 4: 4 of the 8 steps are frozen
-    cues = sp.recording_cues(x)
-    jitter = cues[sp.CUES["jitter"]]
+    cues = recording_cues(x)
+    jitter = cues[CUE_GROUPS["jitter"]]
     # second differences of the head's z: t=0..2: +-0.04 (3 rows), t=3: -0.02/+0.02 at the freeze, then 0
     z = x[0, :, 3, 2]
     acc = z[2:] - 2 * z[1:-1] + z[:-2]
@@ -47,10 +48,10 @@ def test_recording_cues_jitter_and_frozen_frames_exact():
 
 
 def test_recording_cues_of_short_clips():
-    one = sp.recording_cues(_still_body(1))
-    np.testing.assert_allclose(one[sp.CUES["jitter"]], 0.0)
+    one = recording_cues(_still_body(1))
+    np.testing.assert_allclose(one[CUE_GROUPS["jitter"]], 0.0)
     assert one[-2] == 0.0 and one[-1] == 0.0  # log(1), and a 1-frame clip has no frozen frames
-    two = sp.recording_cues(_still_body(2))
+    two = recording_cues(_still_body(2))
     assert two[-1] == 1.0  # the one step does not move
 
 

@@ -55,6 +55,24 @@ def tsne(key: Key, what: str, cache_dir: str | None) -> dict:
     return model_view.tsne_for(load_view(key), what, cache_dir)
 
 
+@st.cache_resource(show_spinner=False)
+def source_model():
+    """The shipped source model (``star.source_model``), or the reason it cannot be used (a str)."""
+    from star.source_model import SourceModelError, load_source_model
+
+    try:
+        return load_source_model()
+    except SourceModelError as exc:
+        return str(exc)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def resemblance(frames: np.ndarray):
+    """Which training dataset the clip's recording resembles (``SourceModel.resemblance``); None without a model."""
+    model = source_model()
+    return None if isinstance(model, str) else model.resemblance(frames)
+
+
 @st.cache_data(max_entries=32)
 def curve(key: Key) -> dict:
     return model_view.su_curve_data(load_view(key))
