@@ -73,3 +73,20 @@ def test_star_eval_fuses_checkpoints_of_one_split_from_their_bundles(ckpt_root, 
     fused = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     gammas = [load_checkpoint(p).gamma for p in (star, baseline)]
     assert fused["gamma"] == pytest.approx(sum(gammas) / 2)
+
+
+def test_star_predict_says_which_dataset_a_real_ntu_clip_resembles(ckpt_root, ntu_samples, capsys):
+    from star.skeleton.io import read_ntu_skeleton
+    from star.source_model import load_source_model
+
+    path = ntu_samples / "S001C003P008R002A058.skeleton"
+    capsys.readouterr()
+    assert main(["predict", str(path), "--json", "--resembles"]) == 0
+    got = json.loads(capsys.readouterr().out.strip())["resembles"]
+    like = load_source_model().resemblance(read_ntu_skeleton(path).frames)
+    assert got["best"] == like.best and got["unlike_all"] == like.unlike_all
+    assert got["probabilities"] == {n: round(float(p), 6) for n, p in zip(like.sources, like.probabilities)}
+    assert got["unusual_cues"] == [u["cue"] for u in like.unusual]
+    assert main(["predict", str(path), "--resembles"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[1].startswith(f"  recording resembles {like.sources[0]} {100 * like.probabilities[0]:.1f} %")
