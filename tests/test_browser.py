@@ -213,6 +213,14 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     assert SAMPLE in page.locator('[data-testid="stMain"]').inner_text()
     predicted = page.get_by_text("Prediction (ZSL):").inner_text().split(":", 1)[1].strip()
     assert predicted in [view.class_names[i] for i in view.unseen]
+    # which training dataset the recording resembles (the shipped source model's numbers)
+    from star.skeleton.io import read_ntu_skeleton
+    from star.source_model import load_source_model
+
+    like = load_source_model().resemblance(read_ntu_skeleton(ntu_samples / SAMPLE).frames)
+    page.get_by_role("heading", name="Which training dataset does this recording resemble?").wait_for()
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert like.best in main_text and f"{100 * like.probabilities.max():.1f} %" in main_text
     _shot(page, "predict")
 
     # a broken file shows the reader's message, and the page keeps working
