@@ -11,8 +11,8 @@ Reads what the training scripts left, trains nothing:
 - the plain-MLP floor's records (``bench/mlp_floor.py --protocol protocol --canonical view,joints
   --json-out bench/results/mlp_floor_v2.json``): the same splits, seeds, preprocessing and validation fold;
 - the shipped checkpoints' sidecars (``checkpoints/*-pool42-32-10``), for their own table: they are 32/10
-  seed-0 heads of the same recipe, trained on another machine with another backbone (a backbone retrained on
-  another CPU is not bit-identical), so they are not among the 32/10 runs below.
+  seed-0 heads of configs/pool42-32-10-v3*.yaml on their own (bf16) backbone, so they are not among the 32/10
+  runs below.
 
 docs/results.json is a list with one record per split x seed x model: ``{"split", "seed", "model", "zsl_acc",
 "S", "U", "H", "gamma_val", "H_best_test", "ausuc"}`` (fractions in [0, 1]) plus per-source S / U, the
@@ -587,12 +587,15 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
                            pairs=(("star-6-f3-bf16-pw16-noam", "baseline-f3"), ("star-6-f3-bf16-noam", "baseline-f3"))),
               "",
               "## The shipped checkpoints (pool42-32/10, seed 0)", "",
-              "From their sidecars (`star eval --checkpoint checkpoints/star-pool42-32-10` recomputes them). The same",
-              "recipe as the 32/10 runs below, but trained with the backbone of an earlier run on another machine.",
-              "`star-noam-pool42-32-10` is configs/pool42-32-10-v3-noam.yaml (mean-pooled parts, part weight chosen on",
-              "validation, bf16, 2 processes under torchrun), its head trained on the bf16 torchrun backbone of",
-              "`bench/default_timing.py --mode ddp` (runs/v2-3210-ddp, the same backbone recipe); its head ran with other",
-              "jobs on the machine.", "",
+              "From their sidecars (`star eval --checkpoint checkpoints/star-pool42-32-10` recomputes them). All three",
+              "read one backbone: the bf16 torchrun backbone of `bench/default_timing.py --mode ddp` (runs/v2-3210-ddp,",
+              "copied to runs/v3n-3210 and runs/v3-3210; the backbone section of configs/pool42-32-10-v3.yaml), trained",
+              "on the Intel Xeon. `star-pool42-32-10` (the app's default, with part attention) and",
+              "`baseline-pool42-32-10` are configs/pool42-32-10-v3.yaml (bf16, part weight chosen on validation, 3",
+              "validation folds, 2 processes under torchrun; the baseline with `--head.model baseline`), each head",
+              "trained alone on the machine. `star-noam-pool42-32-10` is configs/pool42-32-10-v3-noam.yaml (the same",
+              "with mean-pooled parts); its head ran with other jobs on the machine. Not among the 32/10 runs below,",
+              "which read the fp32 backbone of configs/pool42-32-10-v2.yaml.", "",
               *shipped_lines(), "",
               "## pool42-32/10 (the shipped split)", "",
               "Mean ± 95 % CI over seeds (one backbone).", "",

@@ -91,18 +91,21 @@ def test_migration_moves_the_old_flat_head_section_into_arch(tmp_path):
     assert cfg.head.arch.num_parts == 4
 
 
-@pytest.mark.parametrize("name, model, config", [("star-pool42-32-10", "star", "pool42-32-10-v2.yaml"),
-                                                  ("baseline-pool42-32-10", "baseline", "pool42-32-10-v2.yaml"),
-                                                  ("star-noam-pool42-32-10", "star", "pool42-32-10-v3-noam.yaml")])
-def test_shipped_sidecars_resolve_to_exactly_what_they_were_trained_with(repo_root, name, model, config):
+BASELINE_V3 = {"head.model": "baseline", "head.part_weight_grid": []}  # the shipped baseline's command-line overrides
+
+
+@pytest.mark.parametrize("name, model, config, overrides", [
+    ("star-pool42-32-10", "star", "pool42-32-10-v3.yaml", {}),
+    ("baseline-pool42-32-10", "baseline", "pool42-32-10-v3.yaml", BASELINE_V3),
+    ("star-noam-pool42-32-10", "star", "pool42-32-10-v3-noam.yaml", {})])
+def test_shipped_sidecars_resolve_to_exactly_what_they_were_trained_with(repo_root, name, model, config, overrides):
     meta = json.loads((repo_root / "checkpoints" / name / "model.json").read_text())
     cfg = RunConfig.from_dict(meta["config"])
     assert cfg.head.model == meta["model"] == model
     built = cfg.head.arch_for(meta["head_config"]["num_classes"], meta["head_config"]["text_dim"])
     assert built == StarConfig(**meta["head_config"])
-    # the shipped checkpoints are their recipe's 32/10 seed-0 heads (v2: bench/random_splits.py; v3-noam: its config)
-    overrides = {"out": meta["config"]["out"], "seed": 0, **({"head.model": "baseline"} if model == "baseline" else {})}
-    from_yaml = resolve_config(path=repo_root / "configs" / config, overrides=overrides)
+    # the shipped checkpoints are their config's 32/10 seed-0 heads (the commands in the config's comments)
+    from_yaml = resolve_config(path=repo_root / "configs" / config, overrides={"out": meta["config"]["out"], **overrides})
     assert from_yaml == cfg
     assert RunConfig.from_dict(cfg.to_dict()) == cfg  # today's layout round-trips
 
