@@ -8,7 +8,8 @@ checkpoints), from recording cues only (``star.skeleton.cues``), and records in 
   whose "recording cues" row this is), with the recall per dataset;
 - how often a training clip itself is flagged "unlike every training dataset" (a false-alarm rate);
 - what it says about the two genuine NTU RGB+D clips in $STAR_DATA_DIR/ntu_samples (Kinect v2, a
-  recording none of the three datasets shares), as an example of a new sensor.
+  recording only GTU3D of the three shares), and about the shared videos in $STAR_DATA_DIR/video after
+  BlazePose (``star.video``; skipped when the pose models are not set up), as examples of new sensors.
 
     .venv/bin/python bench/source_model.py                    # about a minute on one CPU thread
     .venv/bin/python bench/source_model.py --out /tmp/sm.json # somewhere else
@@ -48,6 +49,22 @@ def pool42_cues(spec: Canonical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cues, bench.component_of(bank), bank.label.copy()
 
 
+def video_resemblance(model: SourceModel, path: Path) -> dict | None:
+    """What the model says about a video's pose (BlazePose, ``star.video``); None without the pose models."""
+    from star.video import extract_pose
+    from star.video.decode import NoPersonError
+    from star.video.models import models_ready
+
+    if not models_ready():
+        return None
+    try:
+        r = model.resemblance(extract_pose(path).to_clip().frames)
+    except NoPersonError:
+        return {"error": "no full body in any frame"}
+    return {"resembles": r.best, "probabilities": [round(float(p), 4) for p in r.probabilities],
+            "unusual_cues": len(r.unusual), "unlike_all": r.unlike_all}
+
+
 def fit(out: Path) -> SourceModel:
     t0 = time.perf_counter()
     spec = Canonical.parse(SPEC)
@@ -61,13 +78,17 @@ def fit(out: Path) -> SourceModel:
         r = model.resemblance(read_ntu_skeleton(path).frames)
         samples[path.name] = {"resembles": r.best, "probabilities": [round(float(p), 4) for p in r.probabilities],
                               "unusual_cues": len(r.unusual), "unlike_all": r.unlike_all}
+    videos = {}
+    for path in sorted((data_dir() / "video").glob("*.*")):
+        videos[path.name] = video_resemblance(model, path)
     info = {"fitted_on": f"all pool42 clips ({len(cues)}), canonical spec {SPEC}", "c_reg": C_REG,
             "clips_per_source": {s: int(np.sum(source == k)) for k, s in enumerate(sources)},
             "unseen_class_balanced_accuracy": round(cv["balanced_accuracy"], 4),
             "unseen_class_recall": {DISPLAY_NAMES[k]: round(v, 4) for k, v in cv["recall"].items()},
             "unseen_class_protocol": f"{FOLDS} folds grouped by class (bench/source_probe.py)",
             "training_clips_unlike_all": round(float(np.mean(flagged >= UNLIKE_ALL)), 4),
-            "ntu_samples": samples, "machine": cpu_model(), "date": date.today().isoformat(),
+            "ntu_samples": samples, "video_samples": {k: v for k, v in videos.items() if v is not None},
+            "machine": cpu_model(), "date": date.today().isoformat(),
             "wall_time_s": round(time.perf_counter() - t0, 1)}
     model = SourceModel(**{**model.__dict__, "info": info})
     model.save(out)

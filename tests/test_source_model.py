@@ -141,3 +141,15 @@ def test_the_shipped_model_names_the_dataset_of_real_pool42_clips(shared_data):
         picks = rng.choice(np.flatnonzero(source == k), 20, replace=False)
         hits = [model.resemblance(bank.clip(int(i)).frames).best == model.sources[k] for i in picks]
         assert np.mean(hits) >= 0.9, comp.prefix
+
+
+def test_the_shipped_model_says_what_its_file_recorded_about_a_real_video():
+    from conftest import shared_video
+    from star.video import extract_pose
+
+    path = shared_video("two_people.mp4")
+    rec = load_source_model(SOURCE_MODEL_FILE).info["video_samples"][path.name]
+    got = load_source_model(SOURCE_MODEL_FILE).resemblance(extract_pose(path).to_clip().frames)
+    assert got.best == rec["resembles"] and got.unlike_all == rec["unlike_all"]
+    np.testing.assert_allclose(got.probabilities, rec["probabilities"], atol=1e-4)
+    assert len(got.unusual) == rec["unusual_cues"]
