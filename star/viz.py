@@ -134,6 +134,10 @@ def topk_bar(top: Sequence[dict], title: str = "", unseen: Sequence[str] | None 
                            hovertemplate="%{y}%{customdata}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, height=height or 90 + 32 * len(names), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="score", yaxis=dict(automargin=True))
+    lo, hi = min([0.0, *scores]), max([0.0, *scores])
+    if lo < 0:  # room left of a negative bar for its value, which plotly draws outside a short bar
+        span = (hi - lo) or 1.0
+        fig.update_xaxes(range=[lo - 0.3 * span, hi + 0.05 * span])
     return fig
 
 

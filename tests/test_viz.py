@@ -91,6 +91,12 @@ def test_topk_bar_order_and_seen_colours():
     assert bar.marker.color[0] == bar.marker.color[2] != bar.marker.color[1]
 
 
+def test_topk_bar_leaves_room_for_the_value_of_a_negative_score():
+    fig = viz.topk_bar([{"class": "a", "score": 1.5}, {"class": "b", "score": -0.5}])
+    assert tuple(fig.layout.xaxis.range) == pytest.approx((-0.5 - 0.3 * 2.0, 1.5 + 0.05 * 2.0))
+    assert viz.topk_bar([{"class": "a", "score": 0.9}]).layout.xaxis.range is None  # all >= 0: plotly's own range
+
+
 def test_part_attention_heatmaps_split_by_part():
     att = np.arange(16 * 25, dtype=float).reshape(16, 25)
     fig = viz.part_attention_heatmaps(att)
