@@ -13,16 +13,18 @@ import streamlit as st
 
 from ui import frame
 
+# Emoji icons, not ":material/...:" ones: Streamlit shows a page's icon as the browser tab's favicon and fetches a
+# Material icon's from fonts.gstatic.com (an emoji becomes an inline SVG), so no request leaves the server.
 PAGES = [
-    st.Page("pages/model.py", title="Model", icon=":material/info:", default=True),
-    st.Page("pages/predict.py", title="Predict", icon=":material/directions_run:"),
-    st.Page("pages/embedding_spaces.py", title="Embedding spaces", icon=":material/scatter_plot:"),
-    st.Page("pages/confusion.py", title="Confusion", icon=":material/grid_on:"),
-    st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
+    st.Page("pages/model.py", title="Model", icon="ℹ️", default=True),
+    st.Page("pages/predict.py", title="Predict", icon="🏃"),
+    st.Page("pages/embedding_spaces.py", title="Embedding spaces", icon="🗺️"),
+    st.Page("pages/confusion.py", title="Confusion", icon="🔢"),
+    st.Page("pages/calibration.py", title="Calibration", icon="🎚️"),
 ]
 
 page = st.navigation({"STAR Studio": PAGES})
-st.set_page_config(page_title=f"{page.title} · STAR Studio", page_icon=":material/accessibility_new:", layout="wide")
+st.set_page_config(page_title=f"{page.title} · STAR Studio", page_icon="🧍", layout="wide")
 frame.sidebar()
 st.title(page.title)
 page.run()

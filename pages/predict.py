@@ -7,7 +7,8 @@ from star import viz
 from star.checkpoint import CheckpointError
 from star.skeleton.clip import SkeletonFormatError
 from star.text.encoders import EncoderError
-from ui import clips, frame, loaders
+from star.inference import top_lists
+from ui import clips, frame, loaders, model_view
 from ui import video as videos
 
 view = frame.view()
@@ -40,74 +41,129 @@ if view is not None:
             else:
                 pick = st.selectbox("Synthetic demo clip (made by star.skeleton.synth)", samples,
                                     format_func=lambda s: s.label, key="predict_sample")
-                clip = clips.load_sample(pick)
+                clip = loaders.sample_clip(pick)
+                loaders.warm_samples(key, samples)
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
-            samples = clips.bank_samples(bank)
+            samples = loaders.bank_samples(bank)
             pick = st.selectbox("Clip", samples, format_func=lambda s: s.label, key="predict_bank_clip")
-            clip = clips.load_sample(pick)
+            clip = loaders.sample_clip(pick)
     except SkeletonFormatError as exc:
         st.error(f"Could not read the file: {exc}")
         clip = None
 
+TOP_K_KEY, VOCAB_PRESET, VOCAB_TEXT, VOCAB_TOPK = "predict_topk", "predict_vocab_preset", "predict_vocab", "predict_vocab_topk"
+LEGEND = "Blue: unseen classes; orange: seen classes (their scores minus gamma)."
+
+
+@st.fragment
+def predictions(view, key, pred, gamma: float, temperature: float, video_layout: bool) -> None:
+    """ZSL and GZSL top-k as probabilities (a fragment: moving top-k reruns only this)."""
+    unseen_names = [view.class_names[i] for i in view.unseen]
+    top_k = st.slider("top-k", 1, min(10, len(view.class_names)), min(5, len(view.class_names)), key=TOP_K_KEY)
+    zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, gamma, top_k, temperature)
+    st.markdown(f"**Prediction (ZSL): {zsl_top[0]['class']}**")
+    zsl = viz.topk_bar(zsl_top, f"ZSL: among the {len(view.unseen)} unseen classes", unseen=unseen_names,
+                       probability=True)
+    gzsl = viz.topk_bar(gzsl_top, f"GZSL: among all {len(view.class_names)} classes, gamma {gamma:.3f}",
+                        unseen=unseen_names, probability=True)
+    charts = st.columns(2) if video_layout else (st.container(), st.container())
+    charts[0].plotly_chart(zsl, width="stretch")
+    charts[1].plotly_chart(gzsl, width="stretch")
+    st.caption(LEGEND + " The raw scores are in the hover.")
+
+
+@st.fragment
+def open_vocabulary(view, key, clip) -> None:
+    """Rank the clip against a vocabulary preset or the user's own names (a fragment: editing reruns only this)."""
+    st.subheader("Open vocabulary")
+    if not frame.open_vocabulary_allowed():
+        st.info("Open vocabulary is off for this uploaded checkpoint: its text encoder is a weights file, which "
+                "the app does not load for uploads.")
+        return
+    left, right = st.columns([2, 1])
+    preset = left.selectbox("Vocabulary", clips.VOCABULARY_PRESETS, key=VOCAB_PRESET,
+                            help="Action names to rank the clip against: the checkpoint's own classes, a "
+                                 "dataset's class list, or your own names (one per line)")
+    k = right.number_input("show the top", 1, 200, 10, key=VOCAB_TOPK)
+    text = ""
+    if preset == clips.CUSTOM:
+        text = st.text_area("Candidate action names, one per line", "drink water\nbrush teeth\nwave\nsit down",
+                            key=VOCAB_TEXT, height=150)
+    names = clips.vocabulary(preset, view.class_names, text)
+    if not names:
+        st.info("Type at least one action name.")
+        return
+    try:
+        ranked = loaders.rank_names(key, clip.frames, clip.source, tuple(names), int(k))
+    except EncoderError as exc:
+        st.warning(f"The checkpoint's text encoder is not available here: {exc}")
+        return
+    st.plotly_chart(viz.topk_bar(ranked, f"Top {len(ranked)} of {len(names)} names ({preset})", probability=True),
+                    width="stretch")
+    st.caption("Ranked by the clip's global feature against each name's embedding (names only: a new name has no "
+               "part descriptions); probabilities are softmax(cosine / tau) among these names.")
+
+
+@st.fragment
+def part_evidence(view, key, clip, pred) -> None:
+    st.subheader("Per-part evidence")
+    if pred.part_scores is None:
+        st.info("This checkpoint is a global baseline: it has no body parts.")
+        return
+    if pred.attention_time_joint is None:
+        st.info("This head mean-pools each part's tokens instead of attending over them, so it has no "
+                "attention map; how each part matches the top classes follows.")
+    else:
+        scale = st.radio("Attention", ["relative to uniform", "raw weights"], horizontal=True,
+                         key="predict_attention_scale",
+                         help="Each part's weights are a softmax over its own time x joint tokens, so a part with "
+                              "few joints has large raw weights. Relative to uniform: weight x (T' x joints in "
+                              "the part); 1 means the prompts attend to every token of the part alike.")
+        relative = scale == "relative to uniform"
+        st.plotly_chart(loaders.attention_figure(key, clip.frames, clip.source, relative), width="stretch")
+        rel = viz.attention_relative_to_uniform(pred.attention_time_joint, int(view.meta["num_parts"]))
+        st.caption(f"Relative weights of this clip range from x{rel.min():.2f} to x{rel.max():.2f} of uniform "
+                   "(colour scale: log2, white at x1, saturated at x0.25 and x4).")
+    zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, frame.gamma(), 5, 1.0)
+    top = list(dict.fromkeys(t["index"] for t in zsl_top + gzsl_top))[:8]  # the ZSL top 5, then GZSL's new ones
+    st.plotly_chart(viz.part_match_heatmap(pred.part_scores, view.meta["part_names"], view.class_names, top,
+                                           title="How strongly each part's feature matches each top class"),
+                    width="stretch")
+
+
 pred = None
 if clip is not None:
-    top_k = st.slider("top-k", 1, 10, 5, key="predict_topk")
     try:
-        pred = loaders.predict(key, clip.frames, clip.source, gamma, top_k)
+        pred = loaders.predict(key, clip.frames, clip.source)
     except (CheckpointError, RuntimeError, KeyError) as exc:  # an uploaded checkpoint whose weights don't fit
         st.error(f"This checkpoint cannot predict: {exc}")
 
 if pred is not None:
+    temperature = loaders.load_predictor(key).temperature
     st.caption(f"**{clip.source}**: {clip.num_bodies} bod{'y' if clip.num_bodies == 1 else 'ies'}, "
                f"{clip.num_frames} frames" + (f", labelled '{clip.meta['class_name']}'" if 'class_name' in clip.meta
                                               else ""))
-    unseen_names = [view.class_names[i] for i in view.unseen]
-    animation = viz.skeleton_animation(clip, title="Joints and bones by body part")
-    zsl_chart = viz.topk_bar(pred.zsl_top, "ZSL: unseen classes only", unseen=unseen_names)
-    gzsl_chart = viz.topk_bar(pred.gzsl_top, f"GZSL: all classes, gamma {gamma:.3f}", unseen=unseen_names)
-    headline = f"**Prediction (ZSL): {pred.zsl_top[0]['class']}**"
-    legend = "Blue: unseen classes; orange: seen classes (their scores minus gamma)."
+    st.info(model_view.what_it_knows(view, temperature), icon="ℹ️")
+    animation = loaders.animation(clip.frames)
     if video is None:
         left, right = st.columns([3, 2])
-        with left:
-            st.plotly_chart(animation, width="stretch")
+        left.plotly_chart(animation, width="stretch", key="predict_animation")
         with right:
-            st.markdown(headline)
-            st.plotly_chart(zsl_chart, width="stretch")
-            st.plotly_chart(gzsl_chart, width="stretch")
-            st.caption(legend)
+            predictions(view, key, pred, gamma, temperature, False)
     else:  # the video beside its skeleton, the landmarks on a few frames, then the predictions
         up, result = video
         st.caption(f"Pose extracted with BlazePose: {result.summary()}")
         left, right = st.columns(2)
         left.video(up.getvalue(), format=videos.mime_of(up.name))
-        right.plotly_chart(animation, width="stretch")
+        right.plotly_chart(animation, width="stretch", key="predict_animation")
         st.subheader("Pose on the video")
         for col, (index, image) in zip(st.columns(len(result.overlays) or 1), result.overlays):
             col.image(image, caption=result.overlay_caption(index), width="stretch")
         st.subheader("Prediction")
-        st.markdown(headline)
-        left, right = st.columns(2)
-        left.plotly_chart(zsl_chart, width="stretch")
-        right.plotly_chart(gzsl_chart, width="stretch")
-        st.caption(legend)
+        predictions(view, key, pred, gamma, temperature, True)
 
-    st.subheader("Per-part evidence")
-    if pred.part_scores is None:
-        st.info("This checkpoint is a global baseline: it has no body parts.")
-    else:
-        if pred.attention_time_joint is None:
-            st.info("This head mean-pools each part's tokens instead of attending over them, so it has no "
-                    "attention map; how each part matches the top classes follows.")
-        else:
-            st.plotly_chart(viz.part_attention_heatmaps(pred.attention_time_joint, int(view.meta["num_parts"]),
-                                                        title="Where each part's prompts attend (time x joint)"),
-                            width="stretch")
-        st.plotly_chart(viz.part_match_heatmap(pred.part_scores, view.meta["part_names"], view.class_names,
-                                               clips.top_classes(pred),
-                                               title="How strongly each part's feature matches each top class"),
-                        width="stretch")
+    part_evidence(view, key, clip, pred)
 
     if str(view.meta.get("benchmark", "")).startswith("pool42"):
         st.subheader("Which training dataset does this recording resemble?")
@@ -130,18 +186,4 @@ if pred is not None:
                 with st.expander(f"Cues outside the training range ({len(like.unusual)})"):
                     st.dataframe(like.unusual, hide_index=True, width="stretch")
 
-    st.subheader("Open vocabulary")
-    if not frame.open_vocabulary_allowed():
-        st.info("Open vocabulary is off for this uploaded checkpoint: its text encoder is a weights file, which "
-                "the app does not load for uploads.")
-    else:
-        default = "\n".join(t["class"] for t in pred.zsl_top[:3]) + "\nbrushing teeth\nwaving a hand"
-        text = st.text_area("Candidate action names, one per line", default, key="predict_vocab", height=150)
-        names = [n.strip() for n in text.splitlines() if n.strip()]
-        if names:
-            try:
-                ranked = loaders.rank_names(key, clip.frames, tuple(names))
-            except EncoderError as exc:
-                st.warning(f"The checkpoint's text encoder is not available here: {exc}")
-            else:
-                st.plotly_chart(viz.topk_bar(ranked, "Your candidates, ranked"), width="stretch")
+    open_vocabulary(view, key, clip)

@@ -21,7 +21,8 @@ from star.pipeline import StarPipeline
 from star.skeleton import load_clip
 from star.skeleton.clip import Clip
 from star.text import embed_texts, get_encoder
-from star.zsl import calibrated_scores, cosine_scores
+from star.models.losses import DEFAULT_TAU
+from star.zsl import calibrated_scores, class_probabilities, cosine_scores
 
 DEFAULT_CHECKPOINT = "star-pool42-32-10"
 
@@ -30,18 +31,31 @@ DEFAULT_CHECKPOINT = "star-pool42-32-10"
 class Prediction:
     source: str
     scores: np.ndarray  # (C,) cosine scores against the checkpoint's classes
-    zsl_top: list[dict]  # [{class, index, score}] over unseen classes
-    gzsl_top: list[dict]  # [{class, index, score}] over all classes, seen scores minus gamma
+    zsl_top: list[dict]  # [{class, index, score, prob}] over unseen classes (prob: among the unseen classes)
+    gzsl_top: list[dict]  # [{class, index, score, prob}] over all classes, seen scores minus gamma
     gamma: float
     part_scores: np.ndarray | None = None  # (K, C) cosine(part feature, projected part description)
     attention_time_joint: np.ndarray | None = None  # (T', 25)
     attention: list[np.ndarray] | None = field(default=None, repr=False)  # K arrays (heads, m, tokens)
+    global_feature: np.ndarray | None = field(default=None, repr=False)  # (m,): ranks new names without a forward
 
 
-def _top(scores: np.ndarray, candidates: list[int], names: list[str], k: int) -> list[dict]:
+def _top(scores: np.ndarray, candidates: list[int], names: list[str], k: int, temperature: float) -> list[dict]:
+    """The k best candidates, best first, each with its score and its probability among the candidates."""
     cand = np.asarray(candidates)
+    probs = class_probabilities(scores, cand, temperature)
     order = cand[np.argsort(-scores[cand], kind="stable")][:k]
-    return [{"class": names[i], "index": int(i), "score": float(scores[i])} for i in order]
+    return [{"class": names[i], "index": int(i), "score": float(scores[i]), "prob": float(probs[i])} for i in order]
+
+
+def top_lists(scores: np.ndarray, seen: list[int], unseen: list[int], names: list[str], gamma: float, k: int,
+              temperature: float) -> tuple[list[dict], list[dict]]:
+    """One clip's (C,) class scores -> (ZSL top-k over the unseen classes, GZSL top-k over all classes after
+    calibrated stacking at ``gamma``), each entry {class, index, score, prob}; cheap, so a new gamma or k
+    needs no new forward pass."""
+    cal = calibrated_scores(scores[None], seen, gamma)[0]
+    return (_top(scores, unseen, names, k, temperature),
+            _top(cal, list(range(len(names))), names, k, temperature))
 
 
 class Predictor:
@@ -50,6 +64,21 @@ class Predictor:
         self.meta = pipeline.meta
         self.class_names = list(self.meta["class_names"])
         self._encoder = None
+
+    @property
+    def tau(self) -> float:
+        """The head's training temperature (sidecar ``tau.value``; older sidecars: the default 0.1)."""
+        return float((self.meta.get("tau") or {}).get("value", DEFAULT_TAU))
+
+    @property
+    def temperature(self) -> float:
+        """The temperature that turns class scores into probabilities: tau times (1 + part weight).
+
+        The head was trained with softmax(cos / tau) over classes (paper eq. 6). A checkpoint whose class score
+        adds ``part_weight`` x the mean part cosine has scores in [-(1 + w), 1 + w]; dividing by (1 + w) brings
+        them back to a weighted mean of cosines before tau applies, so its probabilities are as sharp as the
+        trained softmax, not (1 + w) times sharper."""
+        return self.tau * (1.0 + self.pipe.part_weight)
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, device: str = "cpu") -> "Predictor":
@@ -61,7 +90,6 @@ class Predictor:
         out = self.pipe.clips_outputs(clips, with_attention=True)
         scores = self.pipe.scores(out)
         seen, unseen = self.meta["seen_classes"], self.meta["unseen_classes"]
-        cal = calibrated_scores(scores, seen, gamma)
         maps = attention_time_joint(out.attention, self.meta["num_parts"]) if out.attention else None
         preds = []
         for i, clip in enumerate(clips):
@@ -69,12 +97,12 @@ class Predictor:
             if out.part_features is not None:
                 part_scores = np.stack([cosine_scores(out.part_features[i, k][None], self.pipe.desc_proj[k])[0]
                                         for k in range(out.part_features.shape[1])])
+            zsl_top, gzsl_top = top_lists(scores[i], seen, unseen, self.class_names, gamma, top_k, self.temperature)
             preds.append(Prediction(
-                source=clip.source, scores=scores[i], gamma=gamma,
-                zsl_top=_top(scores[i], unseen, self.class_names, top_k),
-                gzsl_top=_top(cal[i], list(range(len(self.class_names))), self.class_names, top_k),
+                source=clip.source, scores=scores[i], gamma=gamma, zsl_top=zsl_top, gzsl_top=gzsl_top,
                 part_scores=part_scores, attention_time_joint=None if maps is None else maps[i],
-                attention=None if not out.attention else [a[i] for a in out.attention]))
+                attention=None if not out.attention else [a[i] for a in out.attention],
+                global_feature=np.asarray(out.global_features[i])))
         return preds
 
     def encoder(self):
@@ -85,11 +113,17 @@ class Predictor:
         return self._encoder
 
     def rank_names(self, clips: list[Clip], names: list[str], top_k: int | None = None) -> list[list[dict]]:
-        """Open vocabulary: rank each clip against arbitrary action names (embedded with the checkpoint's encoder).
+        """Open vocabulary: rank each clip against arbitrary action names (embedded with the checkpoint's encoder);
+        each entry's ``prob`` is softmax(cos / tau) among the given names. Repeated names count once.
 
         Names only: a new name has no part descriptions, so the ranking is the global cosine (the paper's score)
         even for a checkpoint whose class scores add part evidence (sidecar ``score.part_weight``)."""
-        names = [n.strip() for n in names if n.strip()]
+        glob = self.pipe.clips_outputs(clips, with_attention=False).global_features
+        return self.rank_features(glob, names, top_k)
+
+    def rank_features(self, global_features: np.ndarray, names: list[str], top_k: int | None = None) -> list[list[dict]]:
+        """``rank_names`` for clips' global features (N, m) already computed (``Prediction.global_feature``)."""
+        names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
         if not names:
             raise ValueError("give at least one candidate action name")
         known = {n: i for i, n in enumerate(self.class_names)}
@@ -101,10 +135,9 @@ class Predictor:
         if new:
             raw[new] = embed_texts(self.encoder(), [names[j] for j in new])
         proj = self.pipe.project_names(raw)
-        glob = self.pipe.clips_outputs(clips, with_attention=False).global_features
-        scores = cosine_scores(glob, proj)
+        scores = cosine_scores(np.atleast_2d(np.asarray(global_features)), proj)
         k = len(names) if top_k is None else top_k
-        return [_top(row, list(range(len(names))), names, k) for row in scores]
+        return [_top(row, list(range(len(names))), names, k, self.tau) for row in scores]
 
 
 def read_input(path: str | Path) -> tuple[list[Clip], list[str] | None]:

@@ -55,30 +55,29 @@ def cube_ranges(frames: np.ndarray, pad: float = 0.05) -> list[list[float]]:
     return [[float(c - half), float(c + half)] for c in centre]
 
 
-def _part_traces(frames_t: np.ndarray, num_parts: int) -> list[go.Scatter3d]:
-    """For one time step (M, 25, 3): per part, a bones trace then a joints trace (2K traces), bodies merged."""
+def _part_traces(frames_t: np.ndarray, num_parts: int) -> list[dict]:
+    """For one time step (M, 25, 3): per part, a bones trace then a joints trace (2K trace dicts), bodies merged."""
     parts = list(partition(num_parts).items())
     part_of = {j: k for k, (_, joints) in enumerate(parts) for j in joints}
+    present = [m for m, body in enumerate(frames_t) if np.abs(body).sum() > 0]  # bodies in this frame
     traces = []
     for k, (name, joints) in enumerate(parts):
         colour = PART_COLOURS[k % len(PART_COLOURS)]
+        bones = [(child, parent) for child, parent in BONES if part_of[child] == k]
         bx, by, bz, jx, jy, jz, text = [], [], [], [], [], [], []
-        for m, body in enumerate(frames_t):
-            if not np.abs(body).sum() > 0:
-                continue  # body absent in this frame
-            for child, parent in BONES:
-                if part_of[child] == k:
-                    for j in (child, parent):
-                        bx.append(body[j, 0]), by.append(body[j, 1]), bz.append(body[j, 2])
-                    bx.append(None), by.append(None), bz.append(None)
+        for m in present:
+            body = frames_t[m].tolist()
+            for child, parent in bones:
+                for axis, out in enumerate((bx, by, bz)):
+                    out.extend((body[child][axis], body[parent][axis], None))
             for j in joints:
-                jx.append(body[j, 0]), jy.append(body[j, 1]), jz.append(body[j, 2])
+                jx.append(body[j][0]), jy.append(body[j][1]), jz.append(body[j][2])
                 text.append(f"body {m + 1}: {JOINT_NAMES[j]} ({name})")
-        traces.append(go.Scatter3d(x=bx, y=by, z=bz, mode="lines", line=dict(color=colour, width=6),
-                                   name=name, legendgroup=name, showlegend=False, hoverinfo="skip"))
-        traces.append(go.Scatter3d(x=jx, y=jy, z=jz, mode="markers", marker=dict(color=colour, size=4),
-                                   name=name, legendgroup=name, showlegend=True, text=text,
-                                   hovertemplate="%{text}<extra></extra>"))
+        traces.append(dict(type="scatter3d", x=bx, y=by, z=bz, mode="lines", line=dict(color=colour, width=6),
+                           name=name, legendgroup=name, showlegend=False, hoverinfo="skip"))
+        traces.append(dict(type="scatter3d", x=jx, y=jy, z=jz, mode="markers", marker=dict(color=colour, size=4),
+                           name=name, legendgroup=name, showlegend=True, text=text,
+                           hovertemplate="%{text}<extra></extra>"))
     return traces
 
 
@@ -88,23 +87,24 @@ def skeleton_animation(clip: Clip | np.ndarray, num_parts: int = 6, max_frames: 
 
     Coordinates are camera space (metres, y up). Axis ranges are equal (aspectmode 'cube'), so bones keep their
     true lengths; the camera looks from in front of the performer with y up. Both bodies share the part colours.
+    The traces are plain dicts of known-good properties, so plotly's per-property validation (about 1 s for 60
+    frames) is skipped; the tests check the figure's content.
     """
     f = _frames(clip)
     idx = frame_indices(f.shape[1], max_frames)
     step_ms = 1000.0 / FPS * (f.shape[1] - 1) / max(len(idx) - 1, 1)
-    fig = go.Figure(data=_part_traces(f[:, idx[0]], num_parts))
-    fig.frames = [go.Frame(data=_part_traces(f[:, t], num_parts), name=str(int(t))) for t in idx]
     ranges = cube_ranges(f)
     axis = dict(showbackground=True, backgroundcolor="#f4f4f8", gridcolor="#d0d0d8", zeroline=False)
     play = dict(frame=dict(duration=step_ms, redraw=True), fromcurrent=True, transition=dict(duration=0),
                 mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate", transition=dict(duration=0))
-    fig.update_layout(
-        title=title, height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0),
-        scene=dict(xaxis=dict(range=ranges[0], title="x (m)", **axis), yaxis=dict(range=ranges[1], title="y (m)", **axis),
-                   zaxis=dict(range=ranges[2], title="z (m)", **axis), aspectmode="cube",
+    layout = dict(
+        title=dict(text=title), height=height, margin=dict(l=0, r=0, t=40 if title else 10, b=0),
+        scene=dict(xaxis=dict(range=ranges[0], title=dict(text="x (m)"), **axis),
+                   yaxis=dict(range=ranges[1], title=dict(text="y (m)"), **axis),
+                   zaxis=dict(range=ranges[2], title=dict(text="z (m)"), **axis), aspectmode="cube",
                    camera=dict(up=dict(x=0, y=1, z=0), eye=dict(x=0.35, y=0.35, z=-1.9))),
-        legend=dict(title="part", itemsizing="constant"),
+        legend=dict(title=dict(text="part"), itemsizing="constant"),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=0.0, xanchor="left", yanchor="top",
                           pad=dict(t=8, r=8), showactive=False,
                           buttons=[dict(label="▶ play", method="animate", args=[None, play]),
@@ -115,20 +115,33 @@ def skeleton_animation(clip: Clip | np.ndarray, num_parts: int = 6, max_frames: 
                                   args=[[str(int(t))], dict(frame=dict(duration=0, redraw=True), mode="immediate",
                                                             transition=dict(duration=0))]) for t in idx])],
     )
+    fig = go.Figure(data=_part_traces(f[:, idx[0]], num_parts), layout=layout, _validate=False)
+    fig.frames = [go.Frame(data=_part_traces(f[:, t], num_parts), name=str(int(t)), _validate=False) for t in idx]
     return fig
 
 
 def topk_bar(top: Sequence[dict], title: str = "", unseen: Sequence[str] | None = None,
-             height: int | None = None) -> go.Figure:
+             height: int | None = None, probability: bool = False) -> go.Figure:
     """Horizontal bars for ``[{'class': name, 'score': s}, ...]`` (given best first; drawn best on top).
 
-    With ``unseen`` (class names), unseen classes are coloured differently from seen ones.
+    With ``unseen`` (class names), unseen classes are coloured differently from seen ones. With ``probability``
+    the bars are each entry's ``prob`` in percent (0-100 axis) and the raw score is in the hover.
     """
     names = [t["class"] for t in top][::-1]
     scores = [float(t["score"]) for t in top][::-1]
     unseen_set = set(unseen or [])
     colours = ["#4363d8" if (unseen is None or n in unseen_set) else "#f58231" for n in names]
     kind = ["" if unseen is None else (" (unseen)" if n in unseen_set else " (seen)") for n in names]
+    if probability:
+        probs = [100.0 * float(t["prob"]) for t in top][::-1]
+        fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colours,
+                               customdata=np.stack([kind, scores], axis=1) if names else None,
+                               text=[f"{p:.1f} %" for p in probs], textposition="auto",
+                               hovertemplate="%{y}%{customdata[0]}: %{x:.1f} % (score %{customdata[1]:.4f})"
+                                             "<extra></extra>"))
+        fig.update_layout(title=title, height=height or 90 + 32 * len(names), margin=dict(l=10, r=10, t=40, b=30),
+                          xaxis=dict(title="probability (%)", range=[0, 100]), yaxis=dict(automargin=True))
+        return fig
     fig = go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=colours, customdata=kind,
                            text=[f"{s:.3f}" for s in scores], textposition="auto",
                            hovertemplate="%{y}%{customdata}: %{x:.4f}<extra></extra>"))
@@ -141,28 +154,59 @@ def topk_bar(top: Sequence[dict], title: str = "", unseen: Sequence[str] | None 
     return fig
 
 
-def part_attention_heatmaps(att_time_joint: np.ndarray, num_parts: int = 6, title: str = "") -> go.Figure:
+def attention_relative_to_uniform(att_time_joint: np.ndarray, num_parts: int = 6) -> np.ndarray:
+    """(T', 25) attention -> (T', 25) weight divided by the uniform weight of its part, 1 / (T' x joints in the
+    part): 1 = uniform, 2 = twice the uniform share. Each part's weights sum to 1 over its T' x joints tokens."""
+    att = np.asarray(att_time_joint, np.float64)
+    out = np.zeros_like(att)
+    for joints in partition(num_parts).values():
+        out[:, list(joints)] = att[:, list(joints)] * (att.shape[0] * len(joints))
+    return out
+
+
+RELATIVE_TICKS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def part_attention_heatmaps(att_time_joint: np.ndarray, num_parts: int = 6, title: str = "",
+                            relative: bool = False) -> go.Figure:
     """One heatmap per part (K subplots): time (T', rows) x the part's joints (columns), from a (T', 25) map.
 
-    Each part's attention is a softmax over its own tokens, so values are comparable within a part.
+    Each part's attention is a softmax over its own tokens, so raw values are comparable within a part only
+    (a part with few joints has larger weights). With ``relative`` every cell is its weight over the part's
+    uniform weight (``attention_relative_to_uniform``) on one log2 colour scale for all parts, white at 1
+    (uniform), ticks x0.25 .. x4; the raw weight is in the hover.
     """
     att = np.asarray(att_time_joint, np.float64)
     if att.ndim != 2 or att.shape[1] != 25:
         raise ValueError(f"attention map must be (T', 25), got {att.shape}")
+    rel = attention_relative_to_uniform(att, num_parts)
     parts = list(partition(num_parts).items())
     fig = make_subplots(rows=1, cols=len(parts), subplot_titles=[n for n, _ in parts], horizontal_spacing=0.03,
                         column_widths=[len(j) for _, j in parts])
     times = list(range(att.shape[0]))
     for k, (name, joints) in enumerate(parts):
-        z = att[:, list(joints)]
+        cols = list(joints)
+        if relative:
+            z = np.log2(np.clip(rel[:, cols], 1e-6, None))
+            hover = (f"{name}<br>joint %{{x}}<br>time step %{{y}}<br>%{{customdata[0]:.2f}} x uniform"
+                     "<br>weight %{customdata[1]:.5f}<extra></extra>")
+            custom = np.stack([rel[:, cols], att[:, cols]], axis=-1)
+        else:
+            z, custom = att[:, cols], None
+            hover = f"{name}<br>" + "joint %{x}<br>time step %{y}<br>weight %{z:.4f}<extra></extra>"
         fig.add_trace(go.Heatmap(z=z, x=[JOINT_NAMES[j] for j in joints], y=times, coloraxis="coloraxis",
-                                 hovertemplate=f"{name}<br>" + "joint %{x}<br>time step %{y}<br>weight %{z:.4f}"
-                                 "<extra></extra>"), row=1, col=k + 1)
+                                 customdata=custom, hovertemplate=hover), row=1, col=k + 1)
         fig.update_xaxes(tickangle=-60, tickfont=dict(size=9), row=1, col=k + 1)
         fig.update_yaxes(showticklabels=k == 0, row=1, col=k + 1)
     fig.update_yaxes(title_text="time step (T')", row=1, col=1)
-    fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=60, b=10), coloraxis=dict(
-        colorscale="Viridis", colorbar=dict(title="weight")))
+    if relative:
+        span = float(np.log2(RELATIVE_TICKS[-1]))
+        axis = dict(colorscale="RdBu_r", cmin=-span, cmax=span, colorbar=dict(
+            title="x uniform", tickvals=[float(np.log2(t)) for t in RELATIVE_TICKS],
+            ticktext=[f"x{t:g}" for t in RELATIVE_TICKS]))
+    else:
+        axis = dict(colorscale="Viridis", colorbar=dict(title="weight"))
+    fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=60, b=10), coloraxis=axis)
     return fig
 
 

@@ -101,6 +101,12 @@ def _group_best(s: np.ndarray, seen: np.ndarray, unseen: np.ndarray):
     return seen[i_s], unseen[i_u], margin
 
 
+def gzsl_margins(scores: Any, seen: Sequence[int], unseen: Sequence[int]) -> np.ndarray:
+    """Per clip (N,): best seen score minus best unseen score. Calibrated stacking predicts an unseen class for a
+    clip exactly when gamma exceeds its margin, so these are the only gammas where GZSL decisions change."""
+    return _group_best(*_split(scores, seen, unseen))[2]
+
+
 def _check_gamma(gamma: float) -> float:
     g = float(gamma)
     if np.isnan(g):
@@ -152,6 +158,24 @@ def fused_scores(global_features: Any, name_proj: Any, part_features: Any = None
     if part_features is None or desc_proj is None:
         raise ValueError(f"part_weight {part_weight} needs part features and part descriptions; this head has none")
     return scores + part_weight * part_scores(part_features, desc_proj)
+
+
+def class_probabilities(scores: Any, candidates: Sequence[int], temperature: float) -> np.ndarray:
+    """Softmax of ``scores / temperature`` over the ``candidates`` columns only: (N, C) or (C,) -> same shape,
+    0 outside the candidates. These are probabilities *among the candidates*: an action that is none of them
+    still gets probabilities that sum to 1."""
+    s = np.asarray(scores, np.float64)
+    t = float(temperature)
+    if not t > 0 or not np.isfinite(t):
+        raise ValueError(f"temperature must be a positive number, got {temperature}")
+    cand = np.asarray(candidates, dtype=np.int64)
+    if cand.size == 0:
+        raise ValueError("no candidate classes")
+    z = s[..., cand] / t
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    out = np.zeros_like(s)
+    out[..., cand] = z / z.sum(axis=-1, keepdims=True)
+    return out
 
 
 def zsl_predict(scores: Any, unseen: Sequence[int]) -> np.ndarray:

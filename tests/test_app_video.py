@@ -100,6 +100,10 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
     assert any("1920x1080, 72 frames" in c.value for c in at.caption)
     assert any(m.value.startswith("**Prediction (ZSL): ") for m in at.markdown)
     assert len(at.get("video")) == 1
+    data = shared_video("two_people.mp4", need_models=False).read_bytes()
+    stored = loaders.video_store().get(ui.video.upload_key("two_people.mp4", data))
+    assert stored.display == data and stored.display_mime == "video/mp4"  # an H.264 MP4 plays as it is
+    assert all(max(image.shape[:2]) == 640 for _, image in stored.result.overlays)  # cropped to the people
     captions = [c for image in at.get("image") for c in image.captions]
     assert len(captions) == 4 and all(c.startswith("frame ") for c in captions)  # the landmarks on four frames
     # animation, ZSL, GZSL, attention, part match, open vocabulary
@@ -110,10 +114,16 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
 
 
 def test_video_without_a_full_body_shows_the_readers_error(app):
+    from ui.video import upload_key
+
     at = _upload(app, shared_video("face_closeup.avi", need_models=False))
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("Could not read the file: face_closeup.avi: expected a video")
     assert "no full body" in errors[0] and "star-video-" not in errors[0]  # names the upload, not the temp file
+    data = shared_video("face_closeup.avi", need_models=False).read_bytes()
+    stored = loaders.video_store().get(upload_key("face_closeup.avi", data))
+    assert stored.error == errors[0][len("Could not read the file: "):] or stored.error in errors[0]
+    assert stored.display_mime == "video/webm" and stored.video.frames == 164  # a copy that plays, kept with it
     assert not at.get("video") and not any(m.value.startswith("**Prediction") for m in at.markdown)
     # the app keeps running: a sample still predicts
     at.radio(key="predict_source").set_value("Built-in sample").run()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import stat
 import struct
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from star.checkpoint import BUNDLE, SIDECAR, WEIGHTS, CheckpointError, list_checkpoints, load_checkpoint
-from star.checkpoint_archive import unpack_checkpoint_zip
+from star.checkpoint_archive import MAX_COMPRESSED, MAX_SIZES, MAX_UNPACKED, unpack_checkpoint_zip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,21 +122,72 @@ def test_size_and_member_limits(files, tmp_path):
     assert "limit" in refused(data, tmp_path, "limit for a checkpoint archive", max_compressed=len(data) - 1)
     total = sum(len(d) for d in files.values())
     refused(data, tmp_path, "unpacks to", max_unpacked=total - 1)
+    message = refused(data, tmp_path, "bundle.npz unpacks to", max_sizes={BUNDLE: len(files[BUNDLE]) - 1})
+    assert "a checkpoint's bundle is at most" in message
     many = make_zip([(f"__MACOSX/{i}", b"") for i in range(20)] + [(n, d) for n, d in files.items()])
     refused(many, tmp_path, "at most 16")
-    # the defaults accept the real checkpoint
+    # the defaults accept the real checkpoint, and a real one's files sit well inside their own limits
     assert unpack_checkpoint_zip(data, tmp_path).is_dir()
+    assert all(len(d) * 10 < MAX_SIZES[n] for n, d in files.items())
+    assert sum(MAX_SIZES.values()) >= MAX_UNPACKED >= MAX_COMPRESSED >= max(MAX_SIZES.values())
+
+
+def _zeros_zip(files: dict[str, bytes], mib: int) -> bytes:
+    """The real sidecar and bundle with ``mib`` MiB of zeros as model.safetensors (deflated, declared honestly)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(SIDECAR, files[SIDECAR])
+        zf.writestr(BUNDLE, files[BUNDLE])
+        with zf.open(WEIGHTS, "w", force_zip64=True) as out:
+            zeros = bytes(2**20)
+            for _ in range(mib):
+                out.write(zeros)
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_before_anything_is_written(files, tmp_path):
+    """300 MB of zeros as model.safetensors (a 1.9 MB zip): refused from the declared size alone, fast, and dest
+    stays empty; 100 MB of zeros (under the weights limit) is refused for its compression ratio."""
+    bomb = _zeros_zip(files, 300)
+    assert len(bomb) < 2 * 2**20
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    start = time.perf_counter()
+    message = refused(bomb, dest, "unpacks to")
+    assert time.perf_counter() - start < 0.5  # nothing was decompressed
+    assert message == (f"upload.zip: model.safetensors unpacks to 300.0 MiB; a checkpoint's weights file is at "
+                       f"most {MAX_SIZES[WEIGHTS] / 2**20:.1f} MiB")
+    assert not (dest / "checkpoint").exists()
+    message = refused(_zeros_zip(files, 100), dest, "zip bomb")
+    assert message.startswith("upload.zip: model.safetensors would unpack to 100.0 MiB from ")
+    assert not (dest / "checkpoint").exists()
+
+
+def _declare(data: bytes, member: str, size: int) -> bytes:
+    """The archive with ``member``'s size in the central directory (what zipfile reads) set to ``size``."""
+    out = bytearray(data)
+    pos = 0
+    while (pos := out.find(b"PK\x01\x02", pos)) >= 0:
+        name_len = struct.unpack_from("<H", out, pos + 28)[0]
+        if out[pos + 46: pos + 46 + name_len].decode() == member:
+            struct.pack_into("<I", out, pos + 24, size)
+        pos += 4
+    return bytes(out)
 
 
 def test_a_member_that_unpacks_to_more_than_it_declares_is_stopped(tmp_path):
-    """A zip bomb lying in its directory: the declared sizes pass the limit, the data does not get written."""
+    """A zip bomb lying in its directory: the declared sizes pass the limits, the data does not get written; it is
+    named as such (not as zipfile's bad CRC, which would come after the data)."""
     big = b"\0" * (4 * 2**20)
-    data = bytearray(make_zip([(SIDECAR, b"{}"), (WEIGHTS, big), (BUNDLE, b"x")]))
-    pos = 0
-    while (pos := data.find(b"PK\x01\x02", pos)) >= 0:  # declare 10 bytes for every member
-        struct.pack_into("<I", data, pos + 24, 10)
-        pos += 4
-    refused(bytes(data), tmp_path, "more than it declares|not a readable zip")
+    data = _declare(make_zip([(SIDECAR, b"{}"), (WEIGHTS, big), (BUNDLE, b"x")]), WEIGHTS, 10)
+    message = refused(data, tmp_path, "more than")
+    assert message == "upload.zip: model.safetensors unpacks to more than the 10 bytes it declares"
+    # stored (no compression) the same
+    stored = _declare(make_zip([(SIDECAR, b"{}"), (WEIGHTS, big), (BUNDLE, b"x")], zipfile.ZIP_STORED), WEIGHTS, 10)
+    assert refused(stored, tmp_path, "more than").endswith("the 10 bytes it declares")
+    # one that holds less than it declares is a broken archive
+    short = _declare(make_zip([(SIDECAR, b"{}"), (WEIGHTS, b"w"), (BUNDLE, b"x")]), SIDECAR, 10)
+    assert "model.json holds 2 bytes and declares 10" in refused(short, tmp_path, "not a readable zip")
 
 
 def test_corrupt_archives(files, tmp_path):
@@ -145,7 +197,7 @@ def test_corrupt_archives(files, tmp_path):
     stored = bytearray(checkpoint_zip(files, method=zipfile.ZIP_STORED))
     i = stored.index(files[WEIGHTS][-64:])
     stored[i] ^= 0xFF  # flip one byte of the weights: a bad CRC
-    refused(bytes(stored), tmp_path, "not a readable zip")
+    refused(bytes(stored), tmp_path, "not a readable zip archive \\(Bad CRC-32 for file 'model.safetensors'\\)")
 
 
 def test_a_readable_zip_with_a_broken_checkpoint_says_which_file(files, tmp_path):

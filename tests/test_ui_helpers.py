@@ -149,17 +149,27 @@ def test_upload_reader_errors_name_the_uploaded_file():
         clip_from_upload("notes.pdf", b"%PDF")
 
 
-def test_clip_banks_only_from_an_explicit_folder(tmp_path, monkeypatch):
+def test_clip_banks_from_the_data_folder_with_its_documented_default(tmp_path, monkeypatch):
+    """``$STAR_DATA_DIR`` when set, else ``star.paths.data_dir()``'s default ``<repo>/../shared/data``; only .npz
+    files with an 'offsets' key; nothing (no error) when the folder is missing."""
     import numpy as np
 
+    import star.paths
     from ui.clips import clip_banks
 
-    np.savez(tmp_path / "bank.npz", offsets=np.array([0]))
-    np.savez(tmp_path / "other.npz", x=np.array([0]))
+    explicit, shared = tmp_path / "explicit", tmp_path / "shared" / "data"
+    for folder in (explicit, shared / "sub"):
+        folder.mkdir(parents=True)
+        np.savez(folder / "bank.npz", offsets=np.array([0]))
+        np.savez(folder / "other.npz", x=np.array([0]))
+    monkeypatch.setattr(star.paths, "REPO_ROOT", tmp_path / "repo")  # the default is then tmp_path/shared/data
     monkeypatch.delenv("STAR_DATA_DIR", raising=False)
+    assert clip_banks() == [shared / "sub" / "bank.npz"]
+    monkeypatch.setenv("STAR_DATA_DIR", str(explicit))
+    assert clip_banks() == [explicit / "bank.npz"]
+    monkeypatch.setenv("STAR_DATA_DIR", str(tmp_path / "missing"))
     assert clip_banks() == []
-    monkeypatch.setenv("STAR_DATA_DIR", str(tmp_path))
-    assert clip_banks() == [tmp_path / "bank.npz"]
+    assert clip_banks(shared) == [shared / "sub" / "bank.npz"]
 
 
 # ----------------------------------------------------------------------------------- the gamma story

@@ -97,12 +97,28 @@ def test_meta_progress_and_json(two_people_pose):
 
 
 def test_overlay_frames(two_people_pose):
-    from star.video.overlay import overlay_frames
+    from star.video.overlay import landmark_points, overlay_boxes, overlay_frames
 
     pose, _ = two_people_pose
-    images = overlay_frames(pose, [0, 71], max_width=480)
-    assert [i for i, _ in images] == [0, 71]
-    assert images[0][1].shape == (270, 480, 3) and images[0][1].dtype == np.uint8
+    whole = overlay_frames(pose, [0, 71], size=480, crop=False)
+    assert [i for i, _ in whole] == [0, 71]
+    assert whole[0][1].shape == (270, 480, 3) and whole[0][1].dtype == np.uint8
+    # cropped to the two people: every drawn landmark inside the crop, one shape for all, the people larger
+    frames = [0, 24, 47, 71]
+    boxes = overlay_boxes(pose, frames)
+    images = dict(overlay_frames(pose, frames))
+    shapes = set()
+    for i, (x0, y0, x1, y1) in boxes.items():
+        pts = np.clip(landmark_points([pose.image[m, i] for m in range(2) if pose.present[m, i]]), 0, [1919, 1079])
+        assert ((pts >= [x0, y0]) & (pts < [x1, y1])).all(), i
+        assert x1 - x0 < 0.6 * 1920  # a 1920-wide frame shown in a column: the people now fill it
+        fill = np.ptp(pts, 0) / [x1 - x0, y1 - y0]  # share of the crop the people span, across and down
+        assert fill.max() > 0.7 and fill[0] > 1.6 * np.ptp(pts[:, 0]) / 1920, fill  # before: of the whole frame
+        image = images[i]
+        assert max(image.shape[:2]) == 640  # the crop resized, its shape kept
+        assert image.shape[1] / image.shape[0] == pytest.approx((x1 - x0) / (y1 - y0), abs=0.01)
+        shapes.add(round(image.shape[1] / image.shape[0], 2))
+    assert len(shapes) == 1, shapes
 
 
 def test_load_clip_reads_a_video(two_people_pose, monkeypatch):

@@ -105,8 +105,9 @@ def encoder_is_safe(meta: dict) -> bool:
 class UploadedCheckpoint:
     """A checkpoint unpacked from an uploaded zip into its own temporary folder, or why it could not be.
 
-    ``file_id`` is the upload's (a new upload replaces this one); ``release()`` removes the folder, which also
-    goes when the object is garbage collected (a session that ends) or the process exits.
+    ``file_id`` is the upload's (a new upload replaces this one); ``release()`` removes the folder (idempotent).
+    The frame registers it with its session in ``ui.uploads.REGISTRY``, which releases it once the session has
+    ended; it also goes when the object is garbage collected or the process exits.
     """
 
     file_id: str
@@ -131,7 +132,12 @@ class UploadedCheckpoint:
         """Where this checkpoint's t-SNE results go: inside its own folder (removed with it)."""
         return None if self._tmp is None else Path(self._tmp.name) / "cache"
 
+    @property
+    def released(self) -> bool:
+        """True once there is no folder (released, or refused before one was kept)."""
+        return self._tmp is None
+
     def release(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            tmp.cleanup()

@@ -7,14 +7,13 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from star.data.clipbank import is_clip_bank
-from star.paths import SAMPLES_DIR
+from star.paths import SAMPLES_DIR, data_dir
 from star.skeleton.clip import Clip, SkeletonFormatError
 from star.video import VIDEO_SUFFIXES, is_video_path
 
@@ -37,14 +36,14 @@ class Sample:
 
 
 def clip_banks(root: str | Path | None = None) -> list[Path]:
-    """Clip banks (.npz with an 'offsets' key) under ``root`` (default ``$STAR_DATA_DIR``; none if unset), sorted.
+    """Clip banks (.npz with an 'offsets' key) under ``root``, sorted; none when the folder does not exist.
 
-    Only an explicit folder is offered (not ``star.paths.data_dir()``'s fallback): the server chooses what the
-    app's visitors may browse."""
-    root = root if root is not None else os.environ.get("STAR_DATA_DIR", "").strip()
-    if not root or not Path(root).is_dir():
+    ``root`` defaults to the data folder, ``star.paths.data_dir()``: ``$STAR_DATA_DIR``, else ``../shared/data``
+    next to the repository (as the README and the library document it)."""
+    root = Path(root) if root is not None else data_dir()
+    if not root.is_dir():
         return []
-    return [p for p in sorted(Path(root).rglob("*.npz")) if is_clip_bank(p)]
+    return [p for p in sorted(root.rglob("*.npz")) if is_clip_bank(p)]
 
 
 def builtin_samples(samples_dir: str | Path = SAMPLES_DIR) -> list[Sample]:
@@ -107,3 +106,22 @@ def top_classes(pred, limit: int = 8) -> list[int]:
         if t["index"] not in out:
             out.append(t["index"])
     return out[:limit]
+
+
+# ----------------------------------------------------------------------------------- open vocabulary
+OWN_CLASSES, CUSTOM = "This checkpoint's classes", "Your own list"
+VOCABULARY_PRESETS = (OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", CUSTOM)
+
+
+def vocabulary(preset: str, checkpoint_classes: list[str], custom_text: str = "") -> list[str]:
+    """The candidate names of a preset: the checkpoint's own classes, NTU RGB+D 60 (the first 60 of NTU-120's
+    list), NTU RGB+D 120, PKU-MMD (``assets/classes``), or one name per line of ``custom_text``; blanks and
+    repeats dropped, order kept."""
+    from star.data.benchmarks import class_list
+
+    lists = {OWN_CLASSES: lambda: checkpoint_classes, "NTU RGB+D 60": lambda: class_list("ntu120")[:60],
+             "NTU RGB+D 120": lambda: class_list("ntu120"), "PKU-MMD": lambda: class_list("pkummd"),
+             CUSTOM: lambda: custom_text.splitlines()}
+    if preset not in lists:
+        raise ValueError(f"unknown vocabulary '{preset}' (one of {', '.join(VOCABULARY_PRESETS)})")
+    return list(dict.fromkeys(n.strip() for n in lists[preset]() if n.strip()))

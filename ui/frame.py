@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from star.checkpoint import CheckpointError
 from star.paths import cache_dir
-from ui import loaders
+from ui import loaders, uploads
 from ui.checkpoints import (UPLOAD_LIMIT_MB, CheckpointRefused, UploadedCheckpoint, cache_key, checkpoint_choices,
                             default_choice, encoder_is_safe, resolve_typed_path, visitor_message)
 from ui.model_view import ModelView
 
 PICK, PATH, ZIP, GAMMA = "checkpoint_pick", "checkpoint_path", "checkpoint_zip", "gamma"
+SLIDER, BOX = "gamma_slider", "gamma_box"
 UPLOAD, GAMMA_FOR, LOADED = "checkpoint_upload", "gamma_for", "loaded"
 
 
@@ -45,8 +47,22 @@ class Loaded:
     upload: UploadedCheckpoint | None = None
 
 
+def _sweep_uploads() -> None:
+    """Remove the upload folders of ended sessions: not active for longer than Streamlit keeps a disconnected
+    session for its browser to come back (``ui.uploads``). Under ``AppTest`` (no runtime) only forget released ones."""
+    from streamlit import runtime
+
+    alive = runtime.get_instance().is_active_session if runtime.exists() else (lambda _: True)
+    uploads.REGISTRY.sweep(alive, float(st.get_option("server.disconnectedSessionTTL")))
+
+
+_SWEEPER = uploads.SweepTimer(_sweep_uploads, uploads.sweep_period_s())  # the sweep when no session reruns
+
+
 def _hold_upload(up) -> UploadedCheckpoint | None:
     """The unpacked upload for the file in the upload box (unpacked once per file; the previous one removed)."""
+    _sweep_uploads()  # on every rerun of any session, and in the background
+    _SWEEPER.ensure()
     held: UploadedCheckpoint | None = st.session_state.get(UPLOAD)
     if held is not None and (up is None or held.file_id != up.file_id):
         if held.path is not None and held.path.is_dir():  # drop its cached view and model with the folder
@@ -60,6 +76,10 @@ def _hold_upload(up) -> UploadedCheckpoint | None:
         with st.spinner("Checking and unpacking the archive..."):
             held = UploadedCheckpoint.unpack(up.file_id, up.name, up.getvalue())
         st.session_state[UPLOAD] = held
+        if held.path is not None:  # removed once the session has ended, with its cached view and model
+            ckey = cache_key(held.path)
+            uploads.REGISTRY.add(get_script_run_ctx().session_id, held,
+                                 lambda: (loaders.load_view.clear(ckey), loaders.load_predictor.clear(ckey)))
     return held
 
 
@@ -95,18 +115,38 @@ def _choose() -> tuple[Loaded, Path | None]:
     return Loaded("", error="no checkpoint selected"), None
 
 
-def _gamma_slider(view: ModelView, key: loaders.Key) -> None:
-    lo, hi = loaders.bounds(key)
+def _set_gamma(value: float, scale) -> None:
+    """The frame's gamma and both of its widgets (the slider clipped to its range); used before the widgets are
+    drawn or from their callbacks."""
+    value = float(value)
+    st.session_state.update({GAMMA: value, BOX: round(value, 4),
+                             SLIDER: round(min(max(value, scale.lo), scale.hi), scale.decimals)})
+
+
+def _gamma_controls(view: ModelView, key: loaders.Key) -> None:
+    """Gamma in the sidebar: a slider over the range that fits the checkpoint (``ui.model_view.gamma_scale``), a
+    number box for an exact value, and a reset to the checkpoint's validated gamma. The value every page reads
+    is ``st.session_state['gamma']``; the widgets follow it."""
+    scale = loaders.gamma_scale(key)
     if st.session_state.get(GAMMA_FOR) != view.identity or GAMMA not in st.session_state:
-        st.session_state.update({GAMMA: view.gamma, GAMMA_FOR: view.identity})
-    g = float(st.session_state[GAMMA])
-    if not lo <= g <= hi:
-        st.session_state[GAMMA] = min(max(g, lo), hi)
-    st.sidebar.slider("gamma (calibrated stacking)", min_value=lo, max_value=hi, step=0.001, format="%.3f",
-                      key=GAMMA, help="Subtracted from every seen-class score in GZSL (paper eq. 9). The "
-                                      f"checkpoint's gamma is {view.gamma:.4f} "
-                                      f"({view.meta['gamma'].get('chosen_by', '')}).")
-    st.sidebar.caption(f"{view.meta['benchmark']} · {view.meta['model']} · checkpoint gamma {view.gamma:.4f}")
+        st.session_state[GAMMA_FOR] = view.identity
+        _set_gamma(view.gamma, scale)
+    elif SLIDER not in st.session_state or BOX not in st.session_state:  # widgets not drawn last run
+        _set_gamma(st.session_state[GAMMA], scale)
+    box = st.sidebar
+    box.slider("gamma (calibrated stacking)", min_value=scale.lo, max_value=scale.hi, step=scale.step,
+               format=f"%.{scale.decimals}f", key=SLIDER, on_change=lambda: _set_gamma(st.session_state[SLIDER], scale),
+               help="Subtracted from every seen-class score in GZSL (paper eq. 9); larger favours unseen classes. "
+                    f"The slider spans the margins of 98 % of the test clips, in steps of {scale.step:g}; type any "
+                    f"value from {scale.box_lo:g} to {scale.box_hi:g} in the box.")
+    left, right = box.columns([3, 2], vertical_alignment="bottom")
+    left.number_input("gamma, exact", min_value=scale.box_lo, max_value=scale.box_hi, step=scale.step,
+                      format="%.4f", key=BOX, on_change=lambda: _set_gamma(st.session_state[BOX], scale))
+    right.button("Reset", key="gamma_reset", on_click=_set_gamma, args=(view.gamma, scale),
+                 disabled=abs(float(st.session_state[GAMMA]) - view.gamma) < 1e-12,
+                 help=f"Back to the checkpoint's gamma {view.gamma:.4f}, chosen on validation data")
+    box.caption(f"{view.meta['benchmark']} · {view.meta['model']} · checkpoint gamma {view.gamma:.4f} "
+                "(chosen on validation data)")
 
 
 def sidebar() -> Loaded:
@@ -122,7 +162,7 @@ def sidebar() -> Loaded:
     if loaded.view is None:
         st.sidebar.error(f"Cannot load checkpoint: {loaded.error}")
     else:
-        _gamma_slider(loaded.view, loaded.key)
+        _gamma_controls(loaded.view, loaded.key)
     return loaded
 
 

@@ -26,28 +26,70 @@ from ui.model_view import ModelView
 Key = tuple[str, int, int]
 
 
-@st.cache_resource(show_spinner="Loading checkpoint...", max_entries=16)
+TTL = "30m"  # a cached model or per-clip result unused this long is dropped, so memory comes back after sessions
+
+
+@st.cache_resource(show_spinner="Loading checkpoint...", max_entries=4, ttl=TTL)
 def load_view(key: Key) -> ModelView:
     """The checkpoint's sidecar, weights and bundle (validated; raises ``CheckpointError``)."""
     return ModelView.load(key[0])
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+@st.cache_resource(show_spinner="Loading the model...", max_entries=3, ttl=TTL)
 def load_predictor(key: Key):
     from star.inference import Predictor
 
     return Predictor.load(key[0])
 
 
-@st.cache_data(max_entries=64, show_spinner="Predicting...")
-def predict(key: Key, frames: np.ndarray, source: str, gamma: float, top_k: int):
-    """``Predictor.predict`` for one clip (frames (M, T, 25, 3)), cached so widget changes don't recompute it."""
-    return load_predictor(key).predict([Clip(frames, source)], gamma=gamma, top_k=top_k)[0]
+# Per-clip results are resources (one shared read-only object, never copied): a rerun that only changes gamma,
+# top-k or the vocabulary reuses the forward pass and the figures instead of rebuilding them.
+@st.cache_resource(max_entries=32, ttl=TTL, show_spinner="Predicting...")
+def predict(key: Key, frames: np.ndarray, source: str):
+    """``Predictor.predict`` for one clip (frames (M, T, 25, 3)) at the checkpoint's gamma with every class in
+    its top lists; pages rank it at the current gamma and k with ``star.inference.top_lists``."""
+    predictor = load_predictor(key)
+    return predictor.predict([Clip(frames, source)], top_k=len(predictor.class_names))[0]
 
 
-@st.cache_data(max_entries=64, show_spinner="Embedding the names with the checkpoint's text encoder...")
-def rank_names(key: Key, frames: np.ndarray, names: tuple[str, ...]) -> list[dict]:
-    return load_predictor(key).rank_names([Clip(frames)], list(names))[0]
+@st.cache_resource(max_entries=16, ttl=TTL, show_spinner="Drawing the skeleton...")
+def animation(frames: np.ndarray):
+    from star import viz
+
+    return viz.skeleton_animation(frames, title="Joints and bones by body part")
+
+
+@st.cache_resource(max_entries=32, ttl=TTL, show_spinner=False)
+def attention_figure(key: Key, frames: np.ndarray, source: str, relative: bool):
+    from star import viz
+
+    pred, view = predict(key, frames, source), load_view(key)
+    title = ("Where each part's prompts attend, relative to uniform (x1 = every token of the part alike)" if relative
+             else "Where each part's prompts attend: raw weights (each part's weights sum to 1)")
+    return viz.part_attention_heatmaps(pred.attention_time_joint, int(view.meta["num_parts"]), title=title,
+                                       relative=relative)
+
+
+@st.cache_resource(max_entries=8, ttl=TTL, show_spinner="Reading the clip bank...")
+def bank_samples(path) -> list:
+    from ui.clips import bank_samples as samples
+
+    return samples(path)
+
+
+@st.cache_resource(max_entries=64, ttl=TTL, show_spinner=False)
+def sample_clip(sample) -> Clip:
+    """A built-in sample or a clip of a bank (read once; the clip is shared, never modified)."""
+    from ui.clips import load_sample
+
+    return load_sample(sample)
+
+
+@st.cache_data(max_entries=64, show_spinner="Embedding the names with the checkpoint's text encoder...", ttl=TTL)
+def rank_names(key: Key, frames: np.ndarray, source: str, names: tuple[str, ...], top_k: int) -> list[dict]:
+    """The clip (its cached prediction's global feature) ranked against ``names``, best ``top_k``."""
+    feature = predict(key, frames, source).global_feature
+    return load_predictor(key).rank_features(feature[None], list(names), top_k)[0]
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing t-SNE (once per checkpoint, then cached on disk)...")
@@ -79,8 +121,36 @@ def curve(key: Key) -> dict:
 
 
 @st.cache_data(max_entries=32)
-def bounds(key: Key) -> tuple[float, float]:
-    return model_view.gamma_bounds(load_view(key))
+def gamma_scale(key: Key) -> model_view.GammaScale:
+    return model_view.gamma_scale(load_view(key))
+
+
+# ----------------------------------------------------------------------------------- warm-up
+_warm_lock = threading.Lock()
+_warmed: set[Key] = set()
+
+
+def warm_samples(key: Key, samples: list) -> bool:
+    """Predict and draw every built-in sample for this checkpoint once, in a background thread, so that switching
+    samples on Predict only draws. Started at most once per checkpoint and process; True if started now."""
+    with _warm_lock:
+        if key in _warmed:
+            return False
+        _warmed.add(key)
+
+    def work() -> None:
+        for sample in samples:
+            try:
+                clip = sample_clip(sample)
+                pred = predict(key, clip.frames, clip.source)
+                animation(clip.frames)
+                if pred.attention_time_joint is not None:
+                    attention_figure(key, clip.frames, clip.source, True)
+            except Exception:  # noqa: BLE001  (a warm-up never breaks the app: the page computes it again)
+                return
+
+    threading.Thread(target=work, name="star-warm-samples", daemon=True).start()
+    return True
 
 
 # ----------------------------------------------------------------------------------- uploaded videos

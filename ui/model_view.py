@@ -17,7 +17,8 @@ import numpy as np
 
 from star import analysis
 from star.checkpoint import Checkpoint, load_checkpoint
-from star.zsl import ausuc, default_gamma_grid, gamma_sweep, gzsl_metrics, seen_unseen_curve, zsl_accuracy
+from star.zsl import (ausuc, default_gamma_grid, gamma_sweep, gzsl_margins, gzsl_metrics, seen_unseen_curve,
+                      zsl_accuracy)
 
 MAX_TSNE_POINTS = int(os.environ.get("STAR_TSNE_MAX_POINTS", "1500"))  # test clips per skeleton-space t-SNE
 
@@ -75,6 +76,28 @@ def model_overview(view: ModelView) -> dict[str, str]:
     }
 
 
+def benchmark_text(meta: dict[str, Any]) -> str:
+    """The benchmark's name and, for a registered one, what its clips are (``star.data.benchmarks``)."""
+    from star.data.benchmarks import get_benchmark
+
+    name = str(meta.get("benchmark", "?"))
+    try:
+        return f"{name} ({get_benchmark(name).description})"
+    except (KeyError, ValueError):
+        return name
+
+
+def what_it_knows(view: ModelView, temperature: float) -> str:
+    """One paragraph for the Predict page: what the model was trained on, what it can name, and what its
+    probabilities mean."""
+    n, s, u = len(view.class_names), len(view.seen), len(view.unseen)
+    return (f"**What this model knows.** It was trained on {s} action classes of {benchmark_text(view.meta)} and "
+            f"ranks a clip only against action names: its {n} classes ({u} of them never seen in training, the "
+            "zero-shot ones) or the names you give below. An action that is none of the names gets no meaningful "
+            "answer: the probabilities are shares among the listed names (softmax of the class scores at the "
+            f"model's own temperature, {temperature:g}), not a confidence that the clip shows one of them.")
+
+
 def part_pooling(meta: dict[str, Any]) -> str:
     """How the head turns a part's tokens into its feature (the sidecar's ``head_config.use_attention``)."""
     if meta.get("model") != "star":
@@ -126,11 +149,48 @@ def class_table(view: ModelView) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------------- calibration
 def gamma_bounds(view: ModelView) -> tuple[float, float]:
-    """Slider range: every distinct GZSL decision lies inside it, and it includes 0 and the checkpoint gamma."""
+    """The number box's range: every distinct GZSL decision lies inside it, and it includes 0 and the checkpoint
+    gamma."""
     grid = default_gamma_grid(view.scores, view.seen, view.unseen)
     lo = min(float(grid.min()), view.gamma, 0.0)
     hi = max(float(grid.max()), view.gamma, 0.0)
     return float(np.floor(lo * 100) / 100), float(np.ceil(hi * 100) / 100)
+
+
+def nice_step(span: float, steps: int = 500) -> float:
+    """A step of 1, 2 or 5 times a power of ten, close to ``span / steps`` (at most that): e.g. 11.3 -> 0.02."""
+    raw = float(span) / steps if span > 0 else 1e-3
+    power = 10.0 ** np.floor(np.log10(raw))
+    return float(max(m for m in (1.0, 2.0, 5.0) if m * power <= raw * (1 + 1e-9)) * power)
+
+
+@dataclass(frozen=True)
+class GammaScale:
+    """Where the gamma slider moves: from the 1st to the 99th percentile of the test clips' margins (best seen
+    score minus best unseen score: gamma flips a clip's GZSL decision exactly at its margin), padded by a tenth
+    of that span, widened to hold the checkpoint's gamma, in ``step`` (``nice_step``, about 500 steps). The
+    number box takes any value in ``box_lo``..``box_hi`` (``gamma_bounds``: every decision, 0 included)."""
+
+    lo: float
+    hi: float
+    step: float
+    box_lo: float
+    box_hi: float
+
+    @property
+    def decimals(self) -> int:
+        return max(0, int(-np.floor(np.log10(self.step))))
+
+
+def gamma_scale(view: ModelView) -> GammaScale:
+    margins = gzsl_margins(view.scores, view.seen, view.unseen)
+    q1, q99 = (float(x) for x in np.percentile(margins, [1, 99]))
+    pad = 0.1 * (q99 - q1) if q99 > q1 else 0.01 * max(1.0, abs(q1))
+    step = nice_step(q99 - q1 + 2 * pad)
+    lo = np.floor(min(q1 - pad, view.gamma) / step) * step
+    hi = np.ceil(max(q99 + pad, view.gamma) / step) * step
+    box_lo, box_hi = gamma_bounds(view)
+    return GammaScale(float(round(lo, 10)), float(round(hi, 10)), step, min(box_lo, float(lo)), max(box_hi, float(hi)))
 
 
 def gzsl_at(view: ModelView, gamma: float) -> dict[str, float]:

@@ -1,8 +1,10 @@
 """The Predict page's videos, without streamlit: an uploaded video -> pose (``star.video``) -> clip and overlays.
 
 ``extract_upload`` writes the upload to a temporary folder under its own name, runs ``star.video.extract_pose``
-(reporting ``on_progress(done_frames, total_frames)``), draws the 2-D landmarks on a few frames while the file
-still exists, and removes the folder. ``outcome_of_upload`` wraps it for caching: a ``VideoOutcome`` holds the
+(reporting ``on_progress(done_frames, total_frames)``), makes the copy the browser plays in the same decoding pass
+(``star.video.display``: the upload itself when it is an MP4/WebM with a codec browsers decode, else a VP8 WebM of at
+most 720p), draws the 2-D landmarks on a few frames, cropped to the people, while the file still exists, and removes
+the folder. ``outcome_of_upload`` wraps it for caching: a ``VideoOutcome`` holds the
 result or the error message, so a bad video is not processed again on every rerun. The cache itself (keyed by
 ``upload_key``: the sha256 of the bytes and the file name) is streamlit glue in ``ui/loaders.py``.
 """
@@ -18,6 +20,7 @@ import numpy as np
 
 from star.skeleton.clip import Clip, SkeletonFormatError
 from star.video import VIDEO_SUFFIXES, is_video_path
+from star.video.display import DisplayVideo
 from ui.clips import upload_on_disk
 
 OVERLAY_COUNT = 4
@@ -28,13 +31,34 @@ __all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of"
            "upload_key", "models_problem", "extract_upload", "outcome_of_upload"]
 
 
+class _Display:
+    """``display`` (bytes for ``st.video``, None when the video cannot be shown), ``display_mime`` and
+    ``display_note`` (a sentence to show with the player, or None) from the ``video`` field."""
+
+    video: DisplayVideo | None
+
+    @property
+    def display(self) -> bytes | None:
+        return None if self.video is None else self.video.data
+
+    @property
+    def display_mime(self) -> str:
+        return "video/mp4" if self.video is None else self.video.mime
+
+    @property
+    def display_note(self) -> str | None:
+        return None if self.video is None else self.video.note
+
+
 @dataclass(frozen=True)
-class VideoResult:
-    """One uploaded video's pose: the ``Clip`` (source = the uploaded name, meta from ``VideoPose.meta``) and
-    [(frame index, RGB image with the landmarks drawn)] for ``OVERLAY_COUNT`` frames."""
+class VideoResult(_Display):
+    """One uploaded video's pose: the ``Clip`` (source = the uploaded name, meta from ``VideoPose.meta``),
+    [(frame index, RGB image with the landmarks drawn, cropped to the people)] for ``OVERLAY_COUNT`` frames, and
+    ``video``, what the browser plays (``display``, ``display_mime``, ``display_note``)."""
 
     clip: Clip
     overlays: list[tuple[int, np.ndarray]] = field(repr=False)
+    video: DisplayVideo | None = field(default=None, repr=False)
 
     @property
     def fps(self) -> float:
@@ -57,15 +81,23 @@ class VideoResult:
 
 
 @dataclass(frozen=True)
-class VideoOutcome:
-    """What processing an upload gave: ``result``, or ``error`` (the reader's message, naming the file)."""
+class VideoOutcome(_Display):
+    """What processing an upload gave: ``result``, or ``error`` (the reader's message, naming the file). A video
+    that decodes but shows no full body still has its ``video`` (``display`` ...): it can be played beside the
+    error. For a result, ``display``/``display_mime``/``display_note`` are the result's."""
 
     result: VideoResult | None = None
     error: str | None = None
+    video: DisplayVideo | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.result is not None and self.video is None:
+            object.__setattr__(self, "video", self.result.video)
 
 
 def mime_of(name: str) -> str:
-    """The MIME type ``st.video`` is given for a video file name (browsers play MP4 and WebM; AVI and MKV may not)."""
+    """The MIME type of a video file name (browsers play MP4 and WebM; AVI and MKV may not): for the original
+    upload; the player takes ``VideoResult.display`` with ``display_mime`` (a copy that plays)."""
     return MIME.get(Path(name).suffix.lower(), "video/mp4")
 
 
@@ -91,15 +123,29 @@ def extract_upload(name: str, data: bytes, on_progress: Callable[[int, int], Non
     Raises ``SkeletonFormatError`` (``VideoError`` / ``NoPersonError``) naming the uploaded file, not the
     temporary path; ``star.video.PoseModelsMissing`` when the models are not set up.
     """
-    from star.video import VideoError, VideoLimits, extract_pose, overlay_frames
+    from star.video import NoPersonError, VideoError, VideoLimits, extract_pose, overlay_frames, probe_video
+    from star.video.display import DisplayWriter
 
-    with upload_on_disk(name or "upload.mp4", data, VIDEO_SUFFIXES, error=VideoError) as path:
-        pose = extract_pose(path, on_progress=on_progress, limits=limits or VideoLimits())
-        overlays = overlay_frames(pose, count=OVERLAY_COUNT)  # reads the file: before it is removed
+    limits = limits or VideoLimits()
+    shown = None
+    try:
+        with upload_on_disk(name or "upload.mp4", data, VIDEO_SUFFIXES, error=VideoError) as path:
+            with DisplayWriter(probe_video(path, limits), path.name, data) as writer:
+                try:
+                    pose = extract_pose(path, on_progress=on_progress, limits=limits,
+                                        on_frame=None if writer.passthrough else writer.write)
+                except NoPersonError:
+                    shown = writer.finish()  # the whole video was decoded: it can still be played
+                    raise
+                shown = writer.finish()
+            overlays = overlay_frames(pose, count=OVERLAY_COUNT)  # reads the file: before it is removed
+    except NoPersonError as exc:  # the message names the upload (upload_on_disk); keep the playable copy with it
+        exc.display_video = shown
+        raise
     base = path.name
     clip = pose.to_clip()
     clip.source = base
-    return VideoResult(clip, overlays)
+    return VideoResult(clip, overlays, shown)
 
 
 def outcome_of_upload(name: str, data: bytes, on_progress: Callable[[int, int], None] | None = None,
@@ -109,4 +155,4 @@ def outcome_of_upload(name: str, data: bytes, on_progress: Callable[[int, int], 
     try:
         return VideoOutcome(result=extract_upload(name, data, on_progress, limits))
     except SkeletonFormatError as exc:
-        return VideoOutcome(error=str(exc))
+        return VideoOutcome(error=str(exc), video=getattr(exc, "display_video", None))

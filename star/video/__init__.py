@@ -16,6 +16,8 @@ _LAZY = {
     "PoseSettings": "star.video.pipeline", "VideoPose": "star.video.pipeline",
     "extract_pose": "star.video.pipeline", "video_to_clip": "star.video.pipeline",
     "draw_landmarks": "star.video.overlay", "overlay_frames": "star.video.overlay",
+    "DisplayVideo": "star.video.display", "DisplayLimits": "star.video.display", "DisplayWriter": "star.video.display",
+    "display_copy": "star.video.display",
     "PoseModelsMissing": "star.video.models", "fetch_models": "star.video.models", "models_ready": "star.video.models",
 }
 

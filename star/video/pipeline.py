@@ -153,8 +153,12 @@ def _lift_body(image, world, conf, present, info: VideoInfo, settings: PoseSetti
 
 
 def extract_pose(path, settings: PoseSettings | None = None, on_progress: ProgressFn | None = None,
-                 limits: VideoLimits = VideoLimits()) -> VideoPose:
+                 limits: VideoLimits = VideoLimits(),
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> VideoPose:
     """Run the whole pipeline on a video file; ``on_progress(done_frames, total_frames)`` after each frame.
+
+    ``on_frame(index, rgb_frame)`` sees every decoded frame first (e.g. ``star.video.display.DisplayWriter.write``:
+    the browser copy is made in the same decoding pass).
 
     total_frames is the declared frame count (0 when the container declares none). Raises ``VideoError``
     for unreadable or over-limit videos and ``NoPersonError`` when no full body is found or the best
@@ -169,6 +173,8 @@ def extract_pose(path, settings: PoseSettings | None = None, on_progress: Progre
     records: list[dict] = []
     start = time.perf_counter()
     for index, frame in iter_frames(info, limits):
+        if on_frame is not None:
+            on_frame(index, frame)
         records.append(tracker.step(frame, index))
         if on_progress is not None:
             on_progress(index + 1, info.frame_count)
