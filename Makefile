@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+# `make test` runs the suite in JOBS pytest-xdist workers (tests/conftest.py says how the work is split)
+JOBS   ?= 2
 
 .PHONY: app test install install-dev clean-venv pose-models
 
@@ -34,7 +36,7 @@ app: $(VENV)/.installed pose-models
 
 test: $(VENV)/.installed-dev pose-models
 	@echo "==> running the test suite"
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q tests
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(JOBS) --dist loadgroup --no-loadscope-reorder tests
 
 # the two BlazePose models for video input, from the mediapipe==0.10.14 wheel (Apache-2.0); a no-op once verified
 pose-models: $(VENV)/.installed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import frame
+from ui import frame, loaders
 
 # Emoji icons, not ":material/...:" ones: Streamlit shows a page's icon as the browser tab's favicon and fetches a
 # Material icon's from fonts.gstatic.com (an emoji becomes an inline SVG), so no request leaves the server.
@@ -25,6 +25,14 @@ PAGES = [
 
 page = st.navigation({"STAR Studio": PAGES})
 st.set_page_config(page_title=f"{page.title} · STAR Studio", page_icon="🧍", layout="wide")
-frame.sidebar()
-st.title(page.title)
-page.run()
+busy = loaders.active_runs()
+others = busy.enter()
+try:
+    if others:  # other sessions' runs share this server's CPU cores
+        st.toast(f"The server is busy with {others} other request{'s' if others > 1 else ''}: this may take longer "
+                 "than usual.", icon="⏳")
+    frame.sidebar()
+    st.title(page.title)
+    page.run()
+finally:
+    busy.exit()

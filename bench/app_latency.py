@@ -220,6 +220,12 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
                                     lambda: page.get_by_text("Prediction (ZSL):").wait_for())
                          for i in range(a.repeats)]
                 record("Predict: switch the built-in sample", times)
+                tab = page.get_by_role("tab", name="Open vocabulary")
+                if tab.count():
+                    times = [timer.time(lambda: page.get_by_role("tab", name=name).click())
+                             for name in ["Open vocabulary", "Attention"] * a.repeats][:a.repeats]
+                    record("Predict: open a details tab", times)
+                    timer.time(lambda: tab.click())
                 preset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Vocabulary")
                 if preset.count():
                     timer.time(pick_option(page, "Vocabulary", "Your own list"))

@@ -1,4 +1,7 @@
-"""Model page (the default): what is loaded: benchmark, classes, partition, text encoder, gamma, metrics, config."""
+"""Model page (the default): what is loaded, in words: what the model is and was trained on, how well it does on
+its test clips, how gamma was chosen, its classes, body parts, text encoder and training settings."""
+
+import json
 
 import streamlit as st
 
@@ -9,30 +12,35 @@ view = frame.view()
 if view is not None:
     meta = view.meta
     st.subheader(f"{view.name}: {meta['model']} on {meta['benchmark']}")
-    overview = model_view.model_overview(view)
-    st.table([{"": k, "value": v} for k, v in overview.items()])
+    st.markdown(f"**What it is.** {model_view.part_pooling(meta).capitalize()}; class score: "
+                f"{model_view.class_score(meta)}. Benchmark: {model_view.benchmark_text(meta)}: "
+                f"{len(view.seen)} classes seen in training, {len(view.unseen)} unseen (zero-shot), "
+                f"{len(view.labels)} test clips in its evaluation bundle. {model_view.training_text(meta)}")
 
-    st.subheader("Metrics on the test clips")
-    st.dataframe(model_view.metric_rows(meta), hide_index=True, width="stretch")
+    st.subheader("How well it does on its test clips")
+    cards = model_view.metric_cards(meta)
+    for col, (label, value, help_) in zip(st.columns(len(cards) or 1), cards):
+        col.metric(label, value, help=help_)
+    st.caption("Hover a number for what it measures. S, U and H use the checkpoint's gamma, chosen on validation "
+               "data; the Calibration page moves it.")
 
-    st.subheader("Gamma (calibrated stacking)")
-    g = meta["gamma"]
-    st.markdown(f"**{view.gamma:.4f}**, chosen by: {g.get('chosen_by', 'not recorded')}")
-    extra = {k: v for k, v in g.items() if k not in ("value", "chosen_by")}
-    if extra:
-        st.json(extra, expanded=False)
+    st.subheader(f"Gamma (calibrated stacking): {view.gamma:.4f}")
+    for paragraph in model_view.gamma_story(meta):
+        st.markdown(paragraph)
 
     col1, col2 = st.columns(2)
     with col1:
         st.subheader("Classes")
         st.dataframe(model_view.class_table(view), hide_index=True, height=420, width="stretch")
     with col2:
-        st.subheader(f"Partition ({meta['num_parts']} parts)")
+        st.subheader(f"Body parts ({meta['num_parts']})")
         parts = partition(int(meta["num_parts"]))
         st.dataframe([{"part": p, "joints": ", ".join(JOINT_NAMES[j] for j in js)} for p, js in parts.items()],
                      hide_index=True, width="stretch")
         st.subheader("Text encoder")
-        st.json(meta["text_encoder"])
+        st.markdown(model_view.text_encoder_text(meta))
 
-    with st.expander("Training configuration"):
-        st.json(meta.get("config", {}))
+    st.subheader("Training settings")
+    st.dataframe(model_view.config_rows(meta), hide_index=True, width="stretch")
+    st.download_button("Download the full training configuration (JSON)", json.dumps(meta.get("config", {}), indent=1),
+                       file_name=f"{view.name}-config.json", mime="application/json")

@@ -42,7 +42,11 @@ if view is not None:
                 pick = st.selectbox("Synthetic demo clip (made by star.skeleton.synth)", samples,
                                     format_func=lambda s: s.label, key="predict_sample")
                 clip = loaders.sample_clip(pick)
-                loaders.warm_samples(key, samples)
+                if frame.open_vocabulary_allowed():
+                    loaders.warm_samples(key, samples, [clips.vocabulary(p, view.class_names)
+                                                        for p in clips.VOCABULARY_PRESETS if p != clips.CUSTOM])
+                else:
+                    loaders.warm_samples(key, samples)
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
             samples = loaders.bank_samples(bank)
@@ -53,6 +57,7 @@ if view is not None:
         clip = None
 
 TOP_K_KEY, VOCAB_PRESET, VOCAB_TEXT, VOCAB_TOPK = "predict_topk", "predict_vocab_preset", "predict_vocab", "predict_vocab_topk"
+DETAILS_TAB = "predict_details"
 LEGEND = "Blue: unseen classes; orange: seen classes (their scores minus gamma)."
 
 
@@ -73,10 +78,8 @@ def predictions(view, key, pred, gamma: float, temperature: float, video_layout:
     st.caption(LEGEND + " The raw scores are in the hover.")
 
 
-@st.fragment
 def open_vocabulary(view, key, clip) -> None:
-    """Rank the clip against a vocabulary preset or the user's own names (a fragment: editing reruns only this)."""
-    st.subheader("Open vocabulary")
+    """Rank the clip against a vocabulary preset or the user's own names."""
     if not frame.open_vocabulary_allowed():
         st.info("Open vocabulary is off for this uploaded checkpoint: its text encoder is a weights file, which "
                 "the app does not load for uploads.")
@@ -105,31 +108,66 @@ def open_vocabulary(view, key, clip) -> None:
                "part descriptions); probabilities are softmax(cosine / tau) among these names.")
 
 
-@st.fragment
-def part_evidence(view, key, clip, pred) -> None:
-    st.subheader("Per-part evidence")
-    if pred.part_scores is None:
-        st.info("This checkpoint is a global baseline: it has no body parts.")
-        return
-    if pred.attention_time_joint is None:
-        st.info("This head mean-pools each part's tokens instead of attending over them, so it has no "
-                "attention map; how each part matches the top classes follows.")
-    else:
-        scale = st.radio("Attention", ["relative to uniform", "raw weights"], horizontal=True,
-                         key="predict_attention_scale",
-                         help="Each part's weights are a softmax over its own time x joint tokens, so a part with "
-                              "few joints has large raw weights. Relative to uniform: weight x (T' x joints in "
-                              "the part); 1 means the prompts attend to every token of the part alike.")
-        relative = scale == "relative to uniform"
-        st.plotly_chart(loaders.attention_figure(key, clip.frames, clip.source, relative), width="stretch")
-        rel = viz.attention_relative_to_uniform(pred.attention_time_joint, int(view.meta["num_parts"]))
-        st.caption(f"Relative weights of this clip range from x{rel.min():.2f} to x{rel.max():.2f} of uniform "
-                   "(colour scale: log2, white at x1, saturated at x0.25 and x4).")
+def attention_view(view, key, clip, pred) -> None:
+    scale = st.radio("Scale", ["relative to uniform", "raw weights"], horizontal=True, key="predict_attention_scale",
+                     help="Each part's weights are a softmax over its own time x joint tokens, so a part with few "
+                          "joints has large raw weights. Relative to uniform: weight x (T' x joints in the part); "
+                          "1 means the prompts attend to every token of the part alike.")
+    relative = scale == "relative to uniform"
+    st.plotly_chart(loaders.attention_figure(key, clip.frames, clip.source, relative), width="stretch")
+    rel = viz.attention_relative_to_uniform(pred.attention_time_joint, int(view.meta["num_parts"]))
+    st.caption(f"This clip's weights range from x{rel.min():.2f} to x{rel.max():.2f} of uniform (relative view: "
+               "log2 colour scale, white at x1, saturated at x0.25 and x4; hover for the raw weight).")
+
+
+def part_matches(view, clip, pred) -> None:
     zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, frame.gamma(), 5, 1.0)
     top = list(dict.fromkeys(t["index"] for t in zsl_top + gzsl_top))[:8]  # the ZSL top 5, then GZSL's new ones
     st.plotly_chart(viz.part_match_heatmap(pred.part_scores, view.meta["part_names"], view.class_names, top,
                                            title="How strongly each part's feature matches each top class"),
                     width="stretch")
+    if pred.attention_time_joint is None:
+        st.caption("This head mean-pools each part's tokens instead of attending over them, so it has no "
+                   "attention map.")
+
+
+def recording(view, clip) -> None:
+    model = loaders.source_model()
+    if isinstance(model, str):
+        st.info(f"No source model: {model}")
+        return
+    like = loaders.resemblance(clip.frames)
+    st.markdown("**Which training dataset does this recording resemble?**")
+    for col, name, p in zip(st.columns(len(like.sources)), like.sources, like.probabilities):
+        col.metric(name, f"{100 * p:.1f} %")
+    acc = model.info.get("unseen_class_balanced_accuracy")
+    st.caption("From how the clip was recorded (tracking jitter, bone lengths, length, frozen frames), not "
+               "from its action. On pool42 a clip's predictions lean to classes of the dataset it resembles "
+               "(docs/SOURCE_PROBE.md)" + (f"; on classes it never saw, this model names the dataset of "
+                                          f"{100 * acc:.1f} % of clips." if acc is not None else "."))
+    if like.unusual:
+        st.markdown(f"**Cues outside the training range ({len(like.unusual)})**")
+        st.dataframe(like.unusual, hide_index=True, width="stretch")
+
+
+@st.fragment
+def details(view, key, clip, pred) -> None:
+    """Per-part evidence, open vocabulary and the recording, one tab at a time (a fragment with lazy tabs: only
+    the open tab runs and is drawn, and switching tabs reruns only this)."""
+    names = (["Attention"] if pred.attention_time_joint is not None else []) + \
+        (["Part matches"] if pred.part_scores is not None else []) + ["Open vocabulary"] + \
+        (["Recording"] if str(view.meta.get("benchmark", "")).startswith("pool42") else [])
+    if pred.part_scores is None:
+        st.caption("This checkpoint is a global baseline: it has no body parts, so no per-part evidence.")
+    tabs = dict(zip(names, st.tabs(names, key=DETAILS_TAB, on_change="rerun")))
+    views = {"Attention": lambda: attention_view(view, key, clip, pred),
+             "Part matches": lambda: part_matches(view, clip, pred),
+             "Open vocabulary": lambda: open_vocabulary(view, key, clip),
+             "Recording": lambda: recording(view, clip)}
+    for name, tab in tabs.items():
+        if tab.open:
+            with tab:
+                views[name]()
 
 
 pred = None
@@ -155,7 +193,10 @@ if pred is not None:
         up, result = video
         st.caption(f"Pose extracted with BlazePose: {result.summary()}")
         left, right = st.columns(2)
-        left.video(up.getvalue(), format=videos.mime_of(up.name))
+        if result.display is not None:
+            left.video(result.display, format=result.display_mime)
+        if result.display_note:
+            left.caption(result.display_note)
         right.plotly_chart(animation, width="stretch", key="predict_animation")
         st.subheader("Pose on the video")
         for col, (index, image) in zip(st.columns(len(result.overlays) or 1), result.overlays):
@@ -163,27 +204,10 @@ if pred is not None:
         st.subheader("Prediction")
         predictions(view, key, pred, gamma, temperature, True)
 
-    part_evidence(view, key, clip, pred)
-
     if str(view.meta.get("benchmark", "")).startswith("pool42"):
-        st.subheader("Which training dataset does this recording resemble?")
-        model = loaders.source_model()
-        if isinstance(model, str):
-            st.info(f"No source model: {model}")
-        else:
-            like = loaders.resemblance(clip.frames)
-            for col, name, p in zip(st.columns(len(like.sources)), like.sources, like.probabilities):
-                col.metric(name, f"{100 * p:.1f} %")
-            acc = model.info.get("unseen_class_balanced_accuracy")
-            st.caption("From how the clip was recorded (tracking jitter, bone lengths, length, frozen frames), not "
-                       "from its action. On pool42 a clip's predictions lean to classes of the dataset it resembles "
-                       "(docs/SOURCE_PROBE.md)" + (f"; on classes it never saw, this model names the dataset of "
-                                                  f"{100 * acc:.1f} % of clips." if acc is not None else "."))
-            if like.unlike_all:
-                st.warning(f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training "
-                           "clips: it resembles none of the training datasets, so expect weaker predictions.")
-            if like.unusual:
-                with st.expander(f"Cues outside the training range ({len(like.unusual)})"):
-                    st.dataframe(like.unusual, hide_index=True, width="stretch")
-
-    open_vocabulary(view, key, clip)
+        like = loaders.resemblance(clip.frames)
+        if like is not None and like.unlike_all:
+            st.warning(f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training "
+                       "clips: it resembles none of the training datasets, so expect weaker predictions (tab "
+                       "Recording).")
+    details(view, key, clip, pred)

@@ -8,6 +8,7 @@ so a changed bundle never reuses a stale embedding.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -56,7 +57,8 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
 
 
 def compute_tsne(points: np.ndarray, seed: int = 0, perplexity: float = TSNE_PERPLEXITY) -> np.ndarray:
-    """points (N, D) -> (N, 2) float32 t-SNE (PCA init, fixed random_state; deterministic for one machine).
+    """points (N, D) -> (N, 2) float32 t-SNE (PCA init, fixed random_state, one thread; deterministic for one
+    machine).
 
     Perplexity is lowered to (N - 1) / 3 for small N; N < 4 gives the first two PCA coordinates instead.
     """
@@ -72,11 +74,15 @@ def compute_tsne(points: np.ndarray, seed: int = 0, perplexity: float = TSNE_PER
         out[:, : min(2, proj.shape[1])] = proj[:, :2]
         return out.astype(np.float32)
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     perp = float(min(perplexity, max(1.0, (n - 1) / 3)))
     tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=seed,
                 max_iter=TSNE_MAX_ITER)
-    return tsne.fit_transform(x).astype(np.float32)
+    # one OpenMP thread: with other work on the cores (a server's other sessions, torch), OpenMP's spinning
+    # threads made a 300-point t-SNE take 36 s instead of 1.9 s on a 2-core machine (bench/app_latency.py)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return tsne.fit_transform(x).astype(np.float32)
 
 
 def tsne_embedding(points: np.ndarray, seed: int = 0, cache_dir: str | Path | None = None, key: str = "points",
@@ -94,12 +100,27 @@ def tsne_embedding(points: np.ndarray, seed: int = 0, cache_dir: str | Path | No
         try:
             cached = np.load(path, allow_pickle=False)
             if cached.shape == (n, 2):
+                with contextlib.suppress(OSError):  # recently used: kept by prune_cache (read-only cache: fine)
+                    os.utime(path)
                 return cached
         except (OSError, ValueError):
             pass
     out = compute_tsne(points, seed, perplexity)
     _atomic_save(path, out)
+    prune_cache(path.parent, "tsne-*.npy", TSNE_CACHE_FILES)
     return out
+
+
+TSNE_CACHE_FILES = 256  # t-SNE results kept per cache folder (a few kB each): the oldest go first
+
+
+def prune_cache(folder: str | Path, pattern: str, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` most recently modified files matching ``pattern`` in ``folder``; the removed."""
+    files = sorted(Path(folder).glob(pattern), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    gone = files[keep:]
+    for f in gone:
+        f.unlink(missing_ok=True)
+    return gone
 
 
 def most_confused_pairs(cm: np.ndarray, names: Sequence[str], k: int = 10,

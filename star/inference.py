@@ -9,6 +9,7 @@ a clip against any candidate names (open vocabulary), embedding them with the ch
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class Predictor:
         self.meta = pipeline.meta
         self.class_names = list(self.meta["class_names"])
         self._encoder = None
+        self._name_vectors: dict[str, np.ndarray] = {}  # text-encoder vectors of names ranked before (bounded)
+        self._text_lock = threading.Lock()  # one encoder load and one encoding at a time (the app shares it)
 
     @property
     def tau(self) -> float:
@@ -112,6 +115,18 @@ class Predictor:
             self._encoder = enc
         return self._encoder
 
+    NAME_MEMORY = 4096  # names whose text vectors are kept (the NTU-120 + PKU-MMD lists fit many times)
+
+    def name_vectors(self, names: list[str]) -> np.ndarray:
+        """(N, D) text-encoder vectors of ``names``, encoding only names not seen recently (kept in memory)."""
+        with self._text_lock:
+            missing = [n for n in dict.fromkeys(names) if n not in self._name_vectors]
+            if missing:
+                if len(self._name_vectors) + len(missing) > self.NAME_MEMORY:
+                    self._name_vectors.clear()
+                self._name_vectors.update(zip(missing, embed_texts(self.encoder(), missing)))
+            return np.stack([self._name_vectors[n] for n in names]).astype(np.float32, copy=False)
+
     def rank_names(self, clips: list[Clip], names: list[str], top_k: int | None = None) -> list[list[dict]]:
         """Open vocabulary: rank each clip against arbitrary action names (embedded with the checkpoint's encoder);
         each entry's ``prob`` is softmax(cos / tau) among the given names. Repeated names count once.
@@ -133,7 +148,7 @@ class Predictor:
             if n in known:
                 raw[j] = self.pipe.name_emb[known[n]].numpy()
         if new:
-            raw[new] = embed_texts(self.encoder(), [names[j] for j in new])
+            raw[new] = self.name_vectors([names[j] for j in new])
         proj = self.pipe.project_names(raw)
         scores = cosine_scores(np.atleast_2d(np.asarray(global_features)), proj)
         k = len(names) if top_k is None else top_k

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,80 @@ def read_fuzzed(read, path: Path, data: bytes):
 @pytest.fixture(scope="session")
 def ntu_samples(shared_data: Path) -> Path:
     return shared_data / "ntu_samples"
+
+
+# ------------------------------------------------------------------ running in parallel (pytest-xdist)
+# `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`. Under loadgroup a work unit is one
+# xdist_group: every module is one group (its module- and session-scoped fixtures are built once, on one worker),
+# unless the module sets ``XDIST_PER_TEST = True`` (its tests share nothing costly: each test is its own unit) or a
+# test names its own group (@pytest.mark.xdist_group). Units are handed out in collection order, so the long ones
+# (the browser test, then the ``slow`` ones) are put first: the short modules fill in around them.
+
+_UNIT = pytest.StashKey[str]()  # an item's work unit: its xdist_group, else its own node id
+
+
+def _under_xdist(config) -> bool:
+    # on a worker xdist sets `dist` to "no" and records loadgroup in `loadgroup`
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and bool(getattr(config.option, "loadgroup", False))
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # two workers on two cores: one torch thread each (the default, one per core, oversubscribes)
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("STAR_TEST_TORCH_THREADS", "1")))
+
+
+def _cost_rank(item) -> int:
+    if item.get_closest_marker("browser"):
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(config, items):
+    if not _under_xdist(config):
+        return  # a plain run keeps pytest's order
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and not getattr(item.module, "XDIST_PER_TEST", False):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    # a unit's rank is its costliest test's; stable sort: tests of one unit keep their order
+    rank: dict[str, int] = {}
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        unit = (mark.args[0] if mark.args else mark.kwargs.get("name", "")) if mark else item.nodeid
+        rank[unit] = min(rank.get(unit, 2), _cost_rank(item))
+        item.stash[_UNIT] = unit
+    items.sort(key=lambda item: rank[item.stash[_UNIT]])
+
+
+# ------------------------------------------------------------------ text embeddings, once per worker
+_CLASS_TEXT: dict = {}
+
+
+@pytest.fixture(scope="module")
+def class_text_once():
+    """The training tests train many heads on one benchmark, and each training run embeds the same class names and
+    part descriptions with MiniLM (deterministic: ``test_encoders``). While a module uses this fixture, the first
+    run on this worker embeds them through the library's ``class_text_embeddings`` as always; later runs get copies
+    of exactly those arrays instead of encoding the same texts again."""
+    from star.text.descriptions import description_path
+    from star.training import head
+
+    real = head.class_text_embeddings
+
+    def once(encoder, class_names, descriptions, num_parts, cache=None):
+        if cache is not None:
+            return real(encoder, class_names, descriptions, num_parts, cache)
+        path = description_path(descriptions)
+        text = path.read_bytes() if path.is_file() else None  # missing: the library raises, every time
+        if text is None:
+            return real(encoder, class_names, descriptions, num_parts, cache)
+        key = (encoder.id, tuple(class_names), text, int(num_parts))
+        if key not in _CLASS_TEXT:
+            _CLASS_TEXT[key] = real(encoder, class_names, descriptions, num_parts, cache)
+        return tuple(a.copy() for a in _CLASS_TEXT[key])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(head, "class_text_embeddings", once)
+        yield

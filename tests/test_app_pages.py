@@ -78,23 +78,55 @@ def test_app_py_is_a_frame_over_the_pages_folder():
     source = (REPO / "app.py").read_text()
     assert "st.navigation(" in source
     assert sorted(f"pages/{p.name}" for p in (REPO / "pages").glob("*.py")) == sorted(PAGES.values())
-    assert not (REPO / ".streamlit" / "config.toml").exists()
+    import tomllib  # the repo's Streamlit config only turns the usage statistics off (no request leaves the server)
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
 
 
-def test_model_page_shows_benchmark_metrics_and_classes(app, view):
+def _model_page_names(at: AppTest) -> str:
+    return " ".join(h.value for h in at.subheader)
+
+
+def test_model_page_shows_benchmark_metrics_and_classes_in_words(app, view):
     at = _open(app, "Model")
-    assert any(view.meta["benchmark"] in h.value for h in at.subheader)
-    table = at.table[0].value
-    assert view.meta["benchmark"] in table["value"].tolist()
-    assert f"{view.gamma:.4f}" in table["value"].tolist()
-    metrics = at.dataframe[0].value
-    shown = dict(zip(metrics["metric"], metrics["value"]))
-    assert shown["H"] == f"{view.meta['metrics']['H'] * 100:.2f}"
-    assert shown["zsl_acc"] == f"{view.meta['metrics']['zsl_acc'] * 100:.2f}"
-    classes = at.dataframe[1].value
+    assert view.name in _model_page_names(at) and view.meta["benchmark"] in _model_page_names(at)
+    shown = _metrics(at)
+    assert shown["Harmonic mean (H)"] == f"{view.meta['metrics']['H'] * 100:.2f} %"
+    assert shown["ZSL accuracy"] == f"{view.meta['metrics']['zsl_acc'] * 100:.2f} %"
+    assert shown["Best H on test"] == f"{view.meta['metrics']['H_best_test'] * 100:.2f} %"
+    # in words: no sidecar keys and no JSON views; the gamma story and the text encoder as sentences
+    text = " ".join(m.value for m in at.markdown) + " " + " ".join(m.label for m in at.metric)
+    assert not any(k in text for k in ("zsl_acc", "H_best_test", "ausuc", "chosen_by")) and not at.json
+    assert all(p in [m.value for m in at.markdown] for p in model_view.gamma_story(view.meta))
+    assert model_view.text_encoder_text(view.meta) in [m.value for m in at.markdown]
+    classes = at.dataframe[0].value
     assert classes["class"].tolist() == view.class_names
     assert (classes["split"] == "unseen").sum() == len(view.unseen)
-    assert at.sidebar.slider(key="gamma").value == pytest.approx(view.gamma)
+    settings = dict(zip(at.dataframe[2].value["setting"], at.dataframe[2].value["value"]))
+    assert settings["benchmark"] == view.meta["config"]["benchmark"]
+    assert at.session_state["gamma"] == pytest.approx(view.gamma)
+    assert at.sidebar.number_input(key="gamma_box").value == pytest.approx(round(view.gamma, 4))
+
+
+def test_gamma_controls_fit_the_checkpoint_and_reset_to_its_gamma(app, view):
+    at = _open(app, "Calibration")
+    scale = model_view.gamma_scale(view)
+    slider = at.sidebar.slider(key="gamma_slider")
+    assert (slider.min, slider.max, slider.step) == (pytest.approx(scale.lo), pytest.approx(scale.hi),
+                                                     pytest.approx(scale.step))
+    assert slider.value == pytest.approx(round(view.gamma, scale.decimals))
+    # the slider moves the frame's gamma and the box; the box takes any value in its range, the slider follows
+    at.sidebar.slider(key="gamma_slider").set_value(scale.lo).run()
+    assert at.session_state["gamma"] == pytest.approx(scale.lo)
+    assert at.sidebar.number_input(key="gamma_box").value == pytest.approx(scale.lo)
+    typed = round(scale.box_lo, 4)
+    at.sidebar.number_input(key="gamma_box").set_value(typed).run()
+    assert at.session_state["gamma"] == pytest.approx(typed) and _metrics(at)["gamma"] == f"{typed:.3f}"
+    assert at.sidebar.slider(key="gamma_slider").value == pytest.approx(max(typed, scale.lo))
+    at.sidebar.button(key="gamma_reset").click().run()
+    assert at.session_state["gamma"] == view.gamma and _metrics(at)["gamma"] == f"{view.gamma:.3f}"
+    assert at.sidebar.button(key="gamma_reset").disabled
 
 
 def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
@@ -105,12 +137,12 @@ def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
     assert shown["H (harmonic)"] == f"{ref['H'] * 100:.2f}"
     curve = model_view.su_curve_data(view)
     assert shown["AUSUC"] == f"{curve['ausuc'] * 100:.2f}"
-    # move gamma to where H changes most (on the slider's 0.001 grid)
+    # type the gamma where H changes most into the number box
     lo, hi = model_view.gamma_bounds(view)
     candidates = np.round(np.linspace(lo, hi, 41), 3)
     hs = [gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)["H"] for g in candidates]
     g = float(candidates[int(np.argmax(np.abs(np.array(hs) - ref["H"])))])
-    at.sidebar.slider(key="gamma").set_value(g).run()
+    at.sidebar.number_input(key="gamma_box").set_value(g).run()
     new = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)
     shown = _metrics(at)
     assert shown["gamma"] == f"{g:.3f}"
@@ -122,9 +154,10 @@ def test_calibration_page_shows_zsl_metrics_for_the_slider_gamma(app, view):
     # the frame's slider keeps its value across pages by itself
     _open(at, "Confusion")
     assert f"gamma {g:.3f}" in at.tabs[1].label
-    assert at.sidebar.slider(key="gamma").value == pytest.approx(g)
+    assert at.session_state["gamma"] == pytest.approx(g)
     _open(at, "Model")
-    assert at.sidebar.slider(key="gamma").value == pytest.approx(g)
+    assert at.session_state["gamma"] == pytest.approx(g)
+    assert at.sidebar.number_input(key="gamma_box").value == pytest.approx(g)
 
 
 def test_calibration_page_tells_how_the_checkpoint_gamma_was_chosen(app, view):
@@ -165,28 +198,103 @@ def test_embeddings_page_computes_tsne_once_and_caches_on_disk(app, view, tmp_pa
     assert len(at.get("plotly_chart")) == 3
 
 
+def _spec(chart) -> dict:
+    import json
+
+    return json.loads(chart.proto.spec)
+
+
+def _bars(at: AppTest, title: str) -> list[tuple[str, float]]:
+    """(class, bar value) of the bar chart whose title starts with ``title``, best first."""
+    for chart in at.get("plotly_chart"):
+        spec = _spec(chart)
+        if str(spec["layout"].get("title", {}).get("text", "")).startswith(title):
+            bar = spec["data"][0]
+            return list(zip(bar["y"], bar["x"]))[::-1]
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def _details(at: AppTest, tab: str) -> AppTest:
+    """Open a tab of Predict's lazy details (only the open tab runs)."""
+    at.session_state["predict_details"] = tab
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def test_predict_page_sample_shows_prediction(app, view):
-    from star.inference import Predictor
+    from star.inference import Predictor, top_lists
 
     at = _open(app, "Predict")
     samples = builtin_samples()
     assert samples, "assets/samples/*.skeleton are missing"
     shown = [m.value for m in at.markdown if m.value.startswith("**Prediction (ZSL)")]
-    pred = Predictor.load(view.path).predict([load_sample(samples[0])], gamma=view.gamma, top_k=5)[0]
+    predictor = Predictor.load(view.path)
+    pred = predictor.predict([load_sample(samples[0])], gamma=view.gamma, top_k=5)[0]
     assert shown == [f"**Prediction (ZSL): {pred.zsl_top[0]['class']}**"]
     assert pred.zsl_top[0]["index"] in view.unseen
-    assert len(at.get("plotly_chart")) == 6  # animation, ZSL, GZSL, attention, part match, open vocabulary
+    # what the model knows, and probabilities at the model's own temperature
+    assert model_view.what_it_knows(view, predictor.temperature) in [i.value for i in at.info]
+    assert _bars(at, "ZSL") == [(t["class"], pytest.approx(100 * t["prob"])) for t in pred.zsl_top]
+    assert _bars(at, "GZSL") == [(t["class"], pytest.approx(100 * t["prob"])) for t in pred.gzsl_top]
+    # top-k reruns the predictions with k bars; gamma moves the GZSL list
+    at.slider(key="predict_topk").set_value(3).run()
+    zsl, gzsl = top_lists(pred.scores, view.seen, view.unseen, view.class_names, view.gamma, 3, predictor.temperature)
+    assert _bars(at, "ZSL") == [(t["class"], pytest.approx(100 * t["prob"])) for t in zsl]
+    assert len(_bars(at, "GZSL")) == 3
+    assert len(at.get("plotly_chart")) == 4  # animation, ZSL, GZSL, attention (the open tab)
+    assert [t.label for t in at.tabs] == ["Attention", "Part matches", "Open vocabulary", "Recording"]
     assert not at.error
-    # which training dataset the recording resembles: the shipped source model's numbers; a synthetic clip
-    # (no tracking noise, its own bone lengths) lies outside the training range and is flagged
+    # the synthetic clip (no tracking noise, its own bone lengths) lies outside the training range: flagged above
+    # the tabs; the Recording tab has the shipped source model's numbers
     from star.source_model import load_source_model
 
     like = load_source_model().resemblance(load_sample(samples[0]).frames)
-    assert {k: v for k, v in _metrics(at).items() if k in like.sources} == {
-        name: f"{100 * p:.1f} %" for name, p in zip(like.sources, like.probabilities)}
     assert like.unlike_all and [w.value for w in at.warning] == [
         f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training clips: it "
-        "resembles none of the training datasets, so expect weaker predictions."]
+        "resembles none of the training datasets, so expect weaker predictions (tab Recording)."]
+    _details(at, "Recording")
+    assert {k: v for k, v in _metrics(at).items() if k in like.sources} == {
+        name: f"{100 * p:.1f} %" for name, p in zip(like.sources, like.probabilities)}
+    assert len(at.get("plotly_chart")) == 3  # the Recording tab has no chart: only it runs
+
+
+def test_predict_page_attention_is_shown_relative_to_uniform(app, view):
+    from star import viz
+    from star.inference import Predictor
+
+    at = _open(app, "Predict")
+    pred = Predictor.load(view.path).predict([load_sample(builtin_samples()[0])])[0]
+    heat = [_spec(c) for c in at.get("plotly_chart") if "attend" in str(_spec(c)["layout"]["title"])]
+    assert len(heat) == 1 and "relative to uniform" in heat[0]["layout"]["title"]["text"]
+    rel = viz.attention_relative_to_uniform(pred.attention_time_joint, int(view.meta["num_parts"]))
+    assert heat[0]["layout"]["coloraxis"]["colorbar"]["ticktext"] == ["x0.25", "x0.5", "x1", "x2", "x4"]
+    assert any(f"from x{rel.min():.2f} to x{rel.max():.2f}" in c.value for c in at.caption)
+    at.radio(key="predict_attention_scale").set_value("raw weights").run()
+    heat = [_spec(c) for c in at.get("plotly_chart") if "attend" in str(_spec(c)["layout"]["title"])]
+    assert "raw weights" in heat[0]["layout"]["title"]["text"]
+
+
+def test_predict_page_open_vocabulary_presets_and_top_k(app, view):
+    from star.data.benchmarks import class_list
+    from star.inference import Predictor
+
+    at = _details(_open(app, "Predict"), "Open vocabulary")
+    assert at.selectbox(key="predict_vocab_preset").value == "This checkpoint's classes"
+    clip = load_sample(builtin_samples()[0])
+    predictor = Predictor.load(view.path)
+    want = predictor.rank_names([clip], view.class_names, 10)[0]
+    assert _bars(at, "Top 10 of") == [(t["class"], pytest.approx(100 * t["prob"])) for t in want]
+    at.selectbox(key="predict_vocab_preset").set_value("NTU RGB+D 120").run()
+    assert not at.exception
+    bars = _bars(at, "Top 10 of 120 names")  # top-k respected for a long vocabulary
+    want = predictor.rank_names([clip], list(class_list("ntu120")), 10)[0]
+    assert [b[0] for b in bars] == [t["class"] for t in want]
+    at.number_input(key="predict_vocab_topk").set_value(3).run()
+    assert len(_bars(at, "Top 3 of 120 names")) == 3
+    at.selectbox(key="predict_vocab_preset").set_value("Your own list").run()
+    at.text_area(key="predict_vocab").input("wave\nclapping\nwave\n\n").run()
+    assert sorted(b[0] for b in _bars(at, "Top 2 of 2 names")) == ["clapping", "wave"]
 
 
 NOAM_CHECKPOINT = "star-noam-pool42-32-10"  # the shipped STAR head with mean-pooled parts (no attention)
@@ -202,11 +310,11 @@ def test_a_head_without_attention_shows_its_part_matches_and_says_why_there_is_n
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.session_state["checkpoint_pick"] = NOAM_CHECKPOINT
     at.run()
-    overview = at.table[0].value
-    assert dict(zip(overview[""], overview["value"]))["Part pooling"].startswith("mean of the part's")
+    assert any(m.value.startswith("**What it is.** Mean of the part's") for m in at.markdown)
     at = _open(at, "Predict")
-    assert any(i.value.startswith("This head mean-pools each part's tokens") for i in at.info)
-    assert len(at.get("plotly_chart")) == 5  # animation, ZSL, GZSL, part match, open vocabulary: no attention map
+    assert [t.label for t in at.tabs] == ["Part matches", "Open vocabulary", "Recording"]  # no attention tab
+    assert any(c.value.startswith("This head mean-pools each part's tokens") for c in at.caption)
+    assert len(at.get("plotly_chart")) == 4  # animation, ZSL, GZSL, part match: no attention map
     assert not at.error
 
 
@@ -245,14 +353,14 @@ def test_typed_paths_outside_the_checkpoint_folders_are_refused(app, view, tmp_p
         assert [e.value for e in at.main.error] == [f"No checkpoint loaded: {checkpoints.REFUSED}"]
         assert not at.metric and at.sidebar.text_input(key="checkpoint_path").value == typed
     _open(at, "Model")  # still refused on another page: the typed path is the frame's
-    assert any(checkpoints.REFUSED in e for e in _errors(at)) and not at.table
+    assert any(checkpoints.REFUSED in e for e in _errors(at)) and not at.metric
     # a folder inside the roots that is no checkpoint: the loader's message, naming what was typed only
     at.sidebar.text_input(key="checkpoint_path").input("nope").run()
     assert [e.value for e in at.sidebar.error] == ["Cannot load checkpoint: nope: no checkpoint directory here "
                                                    f"(expected a folder with {WEIGHTS} and {SIDECAR})"]
     # a name relative to the roots opens it; clearing the box returns to the picker
     at.sidebar.text_input(key="checkpoint_path").input(view.path.name).run()
-    assert not at.error and view.name in at.table[0].value["value"].tolist()
+    assert not at.error and view.name in _model_page_names(at)
     _open(at, "Calibration")
     at.sidebar.text_input(key="checkpoint_path").input("").run()
     assert not at.error and _metrics(at)["H (harmonic)"] == f"{view.meta['metrics']['H'] * 100:.2f}"
@@ -280,7 +388,7 @@ def test_uploaded_checkpoint_zip_is_opened_from_a_temporary_folder(app, view, tm
     ref = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, view.gamma)
     assert _metrics(at)["H (harmonic)"] == f"{ref['H'] * 100:.2f}"
     _open(at, "Model")
-    assert view.name in at.table[0].value["value"].tolist()
+    assert view.name in _model_page_names(at)
     assert at.session_state["checkpoint_upload"] is held  # unpacked once, not on every rerun
     # a zip-slip archive replaces it: refused, and the previous upload's folder is gone
     at.sidebar.file_uploader(key="checkpoint_zip").set_value(
@@ -288,12 +396,12 @@ def test_uploaded_checkpoint_zip_is_opened_from_a_temporary_folder(app, view, tm
     assert not at.exception and not held.path.exists() and not (tmp_path / "evil.py").exists()
     errors = [e.value for e in at.sidebar.error]
     assert len(errors) == 1 and errors[0].startswith("Cannot load checkpoint: evil.zip: '../../evil.py'")
-    assert str(tmp_path) not in errors[0] and not at.table
+    assert str(tmp_path) not in errors[0] and not at.metric
     # a corrupt one says so
     at.sidebar.file_uploader(key="checkpoint_zip").set_value(("bad.zip", b"PK\x03\x04 nonsense", "")).run()
     assert [e.value for e in at.sidebar.error] == [
         "Cannot load checkpoint: bad.zip: not a readable zip archive (File is not a zip file)"]
     # clearing the upload returns to the picked checkpoint and leaves no temporary folder behind
     at.sidebar.file_uploader(key="checkpoint_zip").clear().run()
-    assert not at.error and view.name in at.table[0].value["value"].tolist()
+    assert not at.error and view.name in _model_page_names(at)
     assert "checkpoint_upload" not in at.session_state and list((tmp_path / "tmp").iterdir()) == []

@@ -18,11 +18,15 @@ from star.data import ClipBank, get_benchmark
 pytestmark = pytest.mark.slow
 
 
+def tiny_flags(repo_root, shared_data, run, out) -> list[str]:
+    return ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run-dir", str(run), "--out", str(out),
+            "--data-dir", str(shared_data)]
+
+
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, repo_root, shared_data):
+def tiny_run(class_text_once, tmp_path_factory, repo_root, shared_data):
     base = tmp_path_factory.mktemp("tiny")
-    flags = ["-c", str(repo_root / "configs" / "tiny.yaml"), "--run-dir", str(base / "run"),
-             "--out", str(base / "ckpt" / "star-tiny"), "--data-dir", str(shared_data)]
+    flags = tiny_flags(repo_root, shared_data, base / "run", base / "ckpt" / "star-tiny")
     assert main(["train-backbone", *flags]) == 0
     assert main(["extract", *flags]) == 0
     assert main(["train", *flags]) == 0
@@ -139,11 +143,11 @@ def test_extraction_under_torchrun_writes_the_features_one_process_writes(tiny_r
     assert info["rows"] == json.loads((base / "run" / "features" / "info.json").read_text())["rows"]
 
 
-def test_a_bone_stream_run_records_its_stream_and_evaluates_through_it(tiny_run, tmp_path, capsys):
-    base, flags = tiny_run
+@pytest.mark.xdist_group("training_e2e_bone")  # its own run from scratch: under xdist, beside tiny_run's tests
+def test_a_bone_stream_run_records_its_stream_and_evaluates_through_it(class_text_once, repo_root, shared_data,
+                                                                      tmp_path, capsys):
     out = tmp_path / "ckpt" / "star-bone"
-    flags = [{str(base / "run"): str(tmp_path / "run"), str(base / "ckpt" / "star-tiny"): str(out)}.get(f, f)
-             for f in flags]
+    flags = tiny_flags(repo_root, shared_data, tmp_path / "run", out)
     bone = [*flags, "--backbone.stream", "bone", "--head.epochs", "2"]
     for stage in ("train-backbone", "extract", "train"):
         assert main([stage, *bone]) == 0

@@ -117,7 +117,7 @@ def test_uploaded_checkpoint_lives_in_its_own_temporary_folder_until_released(sh
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     up = ck.UploadedCheckpoint.unpack("id-1", "/some/client/path/mine.zip", _zip(shipped))
     assert up.error is None and up.label == "mine.zip"
-    assert up.path.is_dir() and up.path.is_relative_to(tmp_path) and up.cache_dir.is_relative_to(tmp_path)
+    assert up.path.is_dir() and up.path.is_relative_to(tmp_path)
     assert ModelView.load(up.path).name == ModelView.load(shipped).name
     up.release()
     assert not up.path.exists() and list(tmp_path.iterdir()) == []

@@ -128,11 +128,6 @@ class UploadedCheckpoint:
         return cls(file_id, label, path=path, _tmp=tmp)
 
     @property
-    def cache_dir(self) -> Path | None:
-        """Where this checkpoint's t-SNE results go: inside its own folder (removed with it)."""
-        return None if self._tmp is None else Path(self._tmp.name) / "cache"
-
-    @property
     def released(self) -> bool:
         """True once there is no folder (released, or refused before one was kept)."""
         return self._tmp is None

@@ -203,17 +203,11 @@ def gamma() -> float:
     return float(st.session_state[GAMMA])
 
 
-def tsne_cache_dir() -> Path | None:
-    """Where the loaded checkpoint's t-SNE results are kept: an upload's in its temporary folder (removed with
-    it), a server checkpoint's in ``star.paths.cache_dir()``."""
-    current = loaded()
-    return current.upload.cache_dir if current.upload is not None else cache_dir()
-
-
 def tsne(what: str) -> dict:
-    """The loaded checkpoint's t-SNE of 'skeleton', 'semantic' or 'semantic-noprompt' (``ui.model_view.tsne_for``)."""
-    where = tsne_cache_dir()
-    return loaders.tsne(key(), what, None if where is None else str(where))
+    """The loaded checkpoint's t-SNE of 'skeleton', 'semantic' or 'semantic-noprompt' (``ui.model_view.tsne_for``),
+    from the disk cache (``star.paths.cache_dir()``, keyed by the bundle's content, so an uploaded copy of a known
+    checkpoint finds its results), or computed once with a progress bar."""
+    return loaders.tsne(key(), what, str(cache_dir()))
 
 
 def open_vocabulary_allowed() -> bool:

