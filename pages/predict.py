@@ -30,6 +30,8 @@ if view is not None:
                     outcome = loaders.video(up.name, up.getvalue())
                     if outcome.error:
                         st.error(f"Could not read the file: {outcome.error}")
+                        if outcome.display is not None:  # it decodes: show it, so the user sees why
+                            st.video(outcome.display, format=outcome.display_mime, width=480)
                     else:
                         video, clip = (up, outcome.result), outcome.result.clip
             elif up is not None:

@@ -81,23 +81,44 @@ def ntu_samples(shared_data: Path) -> Path:
 
 
 # ------------------------------------------------------------------ running in parallel (pytest-xdist)
-# `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`. Under loadgroup a work unit is one
-# xdist_group: every module is one group (its module- and session-scoped fixtures are built once, on one worker),
-# unless the module sets ``XDIST_PER_TEST = True`` (its tests share nothing costly: each test is its own unit) or a
-# test names its own group (@pytest.mark.xdist_group). Units are handed out in collection order, so the long ones
-# (the browser test, then the ``slow`` ones) are put first: the short modules fill in around them.
+# `make test` runs `pytest -n 2`: two worker processes. A work unit goes to one worker as a whole. A unit is a
+# test file, so its module- and session-scoped fixtures (a trained tiny run, a streamlit server and its browser,
+# a loaded model) are built once, on one worker; the tests named in OWN_UNITS share nothing costly with their file
+# and are units of their own (each parameter too), so they can run beside it. Units are handed out in the order
+# the workers collected them, and the workers put the long ones first: the browser test, then the files with
+# `slow` tests; the many short files fill in around them. (xdist's own `--dist loadgroup` would need to rename the
+# tests, which pytest 9 no longer allows; `--dist` other than the default `load` is left as xdist does it.)
+OWN_UNITS = {
+    "test_shipped_checkpoints.py::test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips",
+    "test_training_e2e.py::test_a_bone_stream_run_records_its_stream_and_evaluates_through_it",
+    "test_training_v2.py::test_bf16_backbone_training_records_its_precision",
+}
 
-_UNIT = pytest.StashKey[str]()  # an item's work unit: its xdist_group, else its own node id
+
+def work_unit(nodeid: str) -> str:
+    """The unit a test runs in under `pytest -n`: its own node id if named in OWN_UNITS, else its file."""
+    file, _, name = nodeid.partition("::")
+    own = f"{file.rsplit('/', 1)[-1]}::{name.split('[', 1)[0]}" in OWN_UNITS
+    return nodeid if own else file
 
 
-def _under_xdist(config) -> bool:
-    # on a worker xdist sets `dist` to "no" and records loadgroup in `loadgroup`
-    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and bool(getattr(config.option, "loadgroup", False))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the workers' order (long units first), not "most tests first"
+    return UnitScheduling(config, log)
 
 
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # two workers on two cores: one torch thread each (the default, one per core, oversubscribes)
+        # two workers on two cores: one torch thread each (torch's default, one per core, oversubscribes)
         import torch
 
         torch.set_num_threads(int(os.environ.get("STAR_TEST_TORCH_THREADS", "1")))
@@ -110,19 +131,14 @@ def _cost_rank(item) -> int:
 
 
 def pytest_collection_modifyitems(config, items):
-    if not _under_xdist(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # a plain run keeps pytest's order
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and not getattr(item.module, "XDIST_PER_TEST", False):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    # a unit's rank is its costliest test's; stable sort: tests of one unit keep their order
+    # a unit's rank is its costliest test's; a stable sort keeps each unit's tests in their order
     rank: dict[str, int] = {}
     for item in items:
-        mark = item.get_closest_marker("xdist_group")
-        unit = (mark.args[0] if mark.args else mark.kwargs.get("name", "")) if mark else item.nodeid
+        unit = work_unit(item.nodeid)
         rank[unit] = min(rank.get(unit, 2), _cost_rank(item))
-        item.stash[_UNIT] = unit
-    items.sort(key=lambda item: rank[item.stash[_UNIT]])
+    items.sort(key=lambda item: rank[work_unit(item.nodeid)])
 
 
 # ------------------------------------------------------------------ text embeddings, once per worker
@@ -155,3 +171,5 @@ def class_text_once():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(head, "class_text_embeddings", once)
         yield
+
+

@@ -106,8 +106,7 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
     assert all(max(image.shape[:2]) == 640 for _, image in stored.result.overlays)  # cropped to the people
     captions = [c for image in at.get("image") for c in image.captions]
     assert len(captions) == 4 and all(c.startswith("frame ") for c in captions)  # the landmarks on four frames
-    # animation, ZSL, GZSL, attention, part match, open vocabulary
-    assert len(at.get("plotly_chart")) == 6
+    assert len(at.get("plotly_chart")) == 4  # skeleton, ZSL, GZSL and the attention tab (the open one)
     # a widget change reruns the page from the store: no second extraction
     at.slider(key="predict_topk").set_value(3).run()
     assert not at.exception and calls == ["two_people.mp4"] and len(at.get("image")) == 4
@@ -124,7 +123,8 @@ def test_video_without_a_full_body_shows_the_readers_error(app):
     stored = loaders.video_store().get(upload_key("face_closeup.avi", data))
     assert stored.error == errors[0][len("Could not read the file: "):] or stored.error in errors[0]
     assert stored.display_mime == "video/webm" and stored.video.frames == 164  # a copy that plays, kept with it
-    assert not at.get("video") and not any(m.value.startswith("**Prediction") for m in at.markdown)
+    assert len(at.get("video")) == 1  # the playable copy is shown beside the error, so the user sees why
+    assert not any(m.value.startswith("**Prediction") for m in at.markdown)
     # the app keeps running: a sample still predicts
     at.radio(key="predict_source").set_value("Built-in sample").run()
     assert not at.exception and not at.error and any(m.value.startswith("**Prediction") for m in at.markdown)
@@ -154,6 +154,27 @@ def test_video_store_keeps_the_latest_outcomes_per_upload():
         store.put(k, VideoOutcome(error=k[1]))
     assert store.get(keys[0]) is None and store.get(keys[2]).error == "c.mp4"
     assert upload_key("a.mp4", b"a") != upload_key("b.mp4", b"a")  # same bytes, another name: its own outcome
+
+
+def test_video_store_is_bounded_by_bytes_and_keeps_the_newest():
+    from ui.video import VideoOutcome
+
+    class Big(VideoOutcome):  # an outcome holding n bytes of display copy
+        def __init__(self, n):
+            super().__init__(error="x")
+            object.__setattr__(self, "blob", b"\0" * n)
+
+        @property
+        def display(self):
+            return self.blob
+
+    store = loaders.VideoStore(max_entries=8, max_bytes=100)
+    assert loaders.outcome_bytes(Big(60)) == 60
+    store.put(("a", "a.mp4"), Big(60))
+    store.put(("b", "b.mp4"), Big(60))  # 120 bytes > 100: the older one goes
+    assert store.get(("a", "a.mp4")) is None and store.get(("b", "b.mp4")) is not None
+    store.put(("c", "c.mp4"), Big(500))  # larger than the bound alone: kept (the newest always is), the rest go
+    assert store.get(("b", "b.mp4")) is None and store.get(("c", "c.mp4")).display == b"\0" * 500
 
 
 def test_missing_pose_models_name_make_pose_models(checkpoint, tmp_path, monkeypatch):

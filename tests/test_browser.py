@@ -89,6 +89,9 @@ def server(checkpoint):
         proc.kill()
 
 
+OUTSIDE: list[str] = []  # requests the browser made to any host but the app's own: must stay empty
+
+
 @pytest.fixture(scope="module")
 def page(server):
     from playwright.sync_api import sync_playwright
@@ -97,6 +100,7 @@ def page(server):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         ctx = browser.new_context(viewport={"width": 1500, "height": 1300})
         pg = ctx.new_page()
+        pg.on("request", lambda r: None if r.url.startswith((server + "/", "data:", "blob:")) else OUTSIDE.append(r.url))
         pg.set_default_timeout(WAIT_MS)
         yield pg
         browser.close()
@@ -125,30 +129,32 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def _slide_to(handle, target: float) -> None:
-    """Move a focused slider to ``target`` with the keyboard, as a user can: Home (lowest), PageUp (a tenth of the
-    range) while it stays at or below the target, then ArrowRight (one step) until it is there."""
-    def value() -> float:
-        return float(handle.input_value())
-
-    handle.focus()
-    handle.press("Home")
-    pages = 0
-    while True:
-        handle.press("PageUp")
-        if value() > target + 1e-9 or pages > 20:
-            break
-        pages += 1
-    handle.press("Home")
-    for _ in range(pages):
-        handle.press("PageUp")
-    while value() < target - 1e-9:
-        handle.press("ArrowRight")
-
-
 def _thumb(page) -> str:
-    """The gamma slider's shown value."""
-    return page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]').first.inner_text().strip()
+    """The gamma number box's shown value."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input').first.input_value().strip()
+
+
+def _type_gamma(page, value: float) -> None:
+    """Type gamma into the sidebar's number box (Enter submits it)."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input').first
+    box.fill(f"{value:.4f}")
+    box.press("Enter")
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` (opened again if a rerun closed its list meanwhile)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    box.wait_for()
+    _settle(page)
+    for attempt in range(3):
+        box.locator('button[aria-label="Open"]').click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            return
+        except Exception:  # noqa: BLE001  (the list closed under the click: open it again)
+            if attempt == 2:
+                raise
+            _settle(page)
 
 
 def _metric(page, label: str) -> str:
@@ -191,12 +197,15 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     page.get_by_role("heading", name="Calibration", exact=True).wait_for()
     _settle(page)
     assert _links(page) == NAV_LABELS
-    assert _metric(page, "H (harmonic)") == f"{ref['H'] * 100:.2f}" and _thumb(page) == f"{view.gamma:.3f}"
+    assert _metric(page, "H (harmonic)") == f"{ref['H'] * 100:.2f}" and _thumb(page) == f"{view.gamma:.4f}"
 
     # the frame's default page, reached through the navigation
     _nav(page, "Model")
     assert page.url.rstrip("/") == server
-    assert view.meta["benchmark"] in page.locator('[data-testid="stMain"]').inner_text()
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert view.meta["benchmark"] in main_text and "Harmonic mean (H)" in main_text
+    assert not any(key in main_text for key in ("zsl_acc", "H_best_test", "chosen_by"))  # in words, not keys
+    assert page.locator('[data-testid="stJson"]').count() == 0
     _shot(page, "model")
 
     # Predict: upload the real NTU file, see the 3D animation and a prediction
@@ -213,14 +222,28 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     assert SAMPLE in page.locator('[data-testid="stMain"]').inner_text()
     predicted = page.get_by_text("Prediction (ZSL):").inner_text().split(":", 1)[1].strip()
     assert predicted in [view.class_names[i] for i in view.unseen]
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "What this model knows." in main_text and "probability (%)" in main_text  # probabilities, not scores
+    assert "relative to uniform" in main_text  # the attention tab, open by default
     # which training dataset the recording resembles (the shipped source model's numbers)
     from star.skeleton.io import read_ntu_skeleton
     from star.source_model import load_source_model
 
     like = load_source_model().resemblance(read_ntu_skeleton(ntu_samples / SAMPLE).frames)
-    page.get_by_role("heading", name="Which training dataset does this recording resemble?").wait_for()
+    page.get_by_role("tab", name="Recording").click()
+    page.get_by_text("Which training dataset does this recording resemble?").wait_for()
+    _settle(page)
     main_text = page.locator('[data-testid="stMain"]').inner_text()
     assert like.best in main_text and f"{100 * like.probabilities.max():.1f} %" in main_text
+    _shot(page, "predict-recording")
+    # the open vocabulary: a preset of 120 names, of which the top 10 are drawn
+    page.get_by_role("tab", name="Open vocabulary").click()
+    _choose(page, "Vocabulary", "NTU RGB+D 120")
+    page.get_by_text("Top 10 of 120 names").wait_for()
+    _settle(page)
+    page.get_by_role("tab", name="Attention").click()
+    page.get_by_text("relative to uniform").first.wait_for()
+    _settle(page)
     _shot(page, "predict")
 
     # a broken file shows the reader's message, and the page keeps working
@@ -233,20 +256,20 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _shot(page, "predict-error")
 
 
-    # Calibration: move gamma with the keyboard to the slider value with the best test H (or, if that is the
-    # checkpoint's H, the value farthest from it); the page shows the library's S / H for that gamma
+    # Calibration: type the gamma with the best test H (or, if that is the checkpoint's H, the one farthest from it)
+    # into the number box; the page shows the library's S / H for that gamma; Reset returns to the checkpoint's
     _nav(page, "Calibration")
     before = _metric(page, "H (harmonic)")
     assert before == f"{ref['H'] * 100:.2f}"
-    lo, hi = model_view.gamma_bounds(view)
-    grid = [round(lo + i * 0.001, 3) for i in range(int(round((hi - lo) / 0.001)) + 1)]
+    scale = model_view.gamma_scale(view)
+    grid = np.round(np.arange(scale.lo, scale.hi + scale.step / 2, scale.step), 4)
     hs = np.array([gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, g)["H"] for g in grid])
     best = int(np.argmax(hs)) if f"{hs.max() * 100:.2f}" != before else int(np.argmax(np.abs(hs - ref["H"])))
-    gamma = grid[best]
+    gamma = float(grid[best])
     want = gzsl_metrics(view.scores, view.labels, view.seen, view.unseen, gamma)
     if f"{want['H'] * 100:.2f}" == before:
         pytest.fail("H is the same for every gamma on the slider")
-    _slide_to(page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').first, gamma)
+    _type_gamma(page, gamma)
     page.wait_for_function(
         "([v]) => [...document.querySelectorAll('[data-testid=\"stMetric\"]')].some(m => "
         "m.innerText.includes('H (harmonic)') && m.querySelector('[data-testid=\"stMetricValue\"]').innerText.trim()"
@@ -254,6 +277,8 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _settle(page)
     assert _metric(page, "gamma") == f"{gamma:.3f}"
     assert _metric(page, "S (seen)") == f"{want['S'] * 100:.2f}"
+    thumb = page.locator('[data-testid="stSidebar"] [data-testid="stSliderThumbValue"]').first.inner_text().strip()
+    assert thumb == f"{gamma:.{scale.decimals}f}"  # the slider follows the box
     _shot(page, "calibration")
 
     # Confusion and Embedding spaces render their charts
@@ -273,9 +298,16 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     page.wait_for_timeout(300)
     _shot(page, "embeddings-semantic")
 
-    # back on Model in the same session: the moved gamma is still the sidebar's
+    # back on Model in the same session: the moved gamma is still the sidebar's; Reset gives the checkpoint's
     _nav(page, "Model")
-    assert _thumb(page) == f"{gamma:.3f}"
+    assert _thumb(page) == f"{gamma:.4f}"
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Reset").click()
+    page.wait_for_function("v => document.querySelector('[data-testid=\"stSidebar\"] [data-testid=\"stNumberInput\"] "
+                           "input').value === v", arg=f"{view.gamma:.4f}")
+    _settle(page)
+    _nav(page, "Calibration")
+    assert _metric(page, "gamma") == f"{view.gamma:.3f}" and _metric(page, "H (harmonic)") == before
+    _nav(page, "Model")
 
     # typed paths outside the checkpoint folders: one refusal, whether the path exists or not
     for typed in ("/etc", "/no/such/folder", f"{checkpoint.parent}/../.."):
@@ -299,7 +331,8 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _settle(page)
     assert _links(page) == NAV_LABELS
     assert _metric(page, "H (harmonic)") == before and _metric(page, "gamma") == f"{view.gamma:.3f}"
-    assert _thumb(page) == f"{view.gamma:.3f}"
+    assert _thumb(page) == f"{view.gamma:.4f}"
+    assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
 
 
 def test_predict_page_video_upload(page, server):
@@ -321,8 +354,28 @@ def test_predict_page_video_upload(page, server):
     assert main.locator('[data-testid="stImage"]').count() == 4  # the landmarks drawn on four frames
     assert main.locator(".js-plotly-plot").count() >= 3  # the skeleton, ZSL and GZSL
     assert not main.locator('[data-testid="stAlertContentError"]').count()
+    page.wait_for_function("() => { const v = document.querySelector('[data-testid=\"stMain\"] video');"
+                           " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.error; }")  # it plays
+    assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
     main.locator('[data-testid="stCaptionContainer"]').filter(has_text="two_people.mp4").first.evaluate(
         "e => { e.scrollIntoView({block: 'start'}); let s = e.parentElement;"  # then clear of the top bar
         " while (s && !s.scrollTop) s = s.parentElement; if (s) s.scrollTop -= 80; else window.scrollBy(0, -80); }")
     page.wait_for_timeout(500)
     _shot(page, "predict-video")
+
+
+def test_an_avi_plays_in_the_page(page, server):
+    """NTU's RGB videos are .avi, which Chromium cannot play: the page shows a copy it can (``face_closeup.avi`` has
+    no full body, so the reader's error is shown beside the playing video)."""
+    video = shared_video("face_closeup.avi")
+    page.goto(f"{server}/predict")
+    page.get_by_role("heading", name="Predict", exact=True).wait_for()
+    _settle(page)
+    page.get_by_text("Upload a file", exact=True).click()
+    _settle(page)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    page.locator('[data-testid="stAlertContentError"]').filter(has_text="face_closeup.avi").wait_for(timeout=4 * WAIT_MS)
+    _settle(page)
+    page.wait_for_function("() => { const v = document.querySelector('[data-testid=\"stMain\"] video');"
+                           " return v && v.readyState >= 2 && v.videoWidth === 320 && !v.error; }")
+    assert not OUTSIDE, f"requests left the server: {OUTSIDE}"

@@ -13,7 +13,6 @@ from star.evaluation import test_metrics as compute_metrics
 from star.inference import DEFAULT_CHECKPOINT
 
 SHIPPED = ("star-pool42-32-10", "baseline-pool42-32-10", "star-noam-pool42-32-10")
-XDIST_PER_TEST = True  # the tests share no costly fixture: under xdist the three `star eval` runs can go in parallel
 
 
 @pytest.fixture(scope="module")

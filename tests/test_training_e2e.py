@@ -143,7 +143,6 @@ def test_extraction_under_torchrun_writes_the_features_one_process_writes(tiny_r
     assert info["rows"] == json.loads((base / "run" / "features" / "info.json").read_text())["rows"]
 
 
-@pytest.mark.xdist_group("training_e2e_bone")  # its own run from scratch: under xdist, beside tiny_run's tests
 def test_a_bone_stream_run_records_its_stream_and_evaluates_through_it(class_text_once, repo_root, shared_data,
                                                                       tmp_path, capsys):
     out = tmp_path / "ckpt" / "star-bone"

@@ -160,7 +160,6 @@ def test_bf16_head_training_tracks_fp32(v2_run):
     np.testing.assert_allclose(bf16, fp32, rtol=0.05)
 
 
-@pytest.mark.xdist_group("training_v2_bf16_backbone")  # no v2_run: under xdist it may run beside v2_run's tests
 def test_bf16_backbone_training_records_its_precision(tmp_path, repo_root, shared_data):
     """backbone.precision bf16: one tiny epoch trains, the weights stay fp32 and finite, the state says bf16."""
     from safetensors.torch import load_file
