@@ -99,7 +99,7 @@ def main() -> int:
     reruns = []
     for g in gammas[: min(5, len(gammas))]:
         t = time.perf_counter()
-        at.sidebar.slider(key="gamma").set_value(round(g, 3)).run()
+        at.sidebar.number_input(key="gamma_box").set_value(round(g, 4)).run()
         reruns.append(time.perf_counter() - t)
     rows.append(("gamma update: whole Calibration rerun (AppTest), median of 5", statistics.median(reruns)))
 
