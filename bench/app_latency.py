@@ -84,6 +84,14 @@ def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start")
 
 
+def rss_mb(proc: subprocess.Popen) -> float:
+    """The server process's resident memory (MB), from /proc."""
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -200,6 +208,7 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
             record("first Predict after server start", times, FIRST_PREDICT_GOAL_S)
 
         proc, url = start_server(env)
+        out["server memory at start (MB)"] = {"value": round(rss_mb(proc), 1)}
         try:
             ctx, page = new_page()
             timer = Timer(page)
@@ -237,22 +246,15 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
                         box.press("Control+Enter")
                     times.append(timer.time(edit))
                 record("Predict: edit the open-vocabulary box", times)
-                topk = page.locator('[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]').first
-                times = []
-                for i in range(a.repeats):
-                    def move(i=i):
-                        topk.focus()
-                        topk.press("ArrowLeft" if i % 2 else "ArrowRight")
-                    times.append(timer.time(move))
-                record("Predict: change top-k", times)
-                gamma = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').first
-                times = []
-                for i in range(a.repeats):
-                    def move(i=i):
-                        gamma.focus()
-                        gamma.press("ArrowLeft" if i % 2 else "ArrowRight")
-                    times.append(timer.time(move))
-                record("Predict: move the gamma slider (one key)", times)
+                for where, name in (("stMain", "change top-k"), ("stSidebar", "move the gamma slider (one key)")):
+                    slider = page.locator(f'[data-testid="{where}"] [data-testid="stSlider"] input[type="range"]').first
+                    times = []
+                    for i in range(a.repeats):
+                        def move(i=i, slider=slider):
+                            slider.focus()
+                            slider.press("ArrowLeft" if i % 2 else "ArrowRight")
+                        times.append(timer.time(move))
+                    record(f"Predict: {name}", times)
                 number = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input')
                 if number.count():
                     times = []
@@ -313,6 +315,9 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
                                                     timeout=300_000)))
                         ctx.close()
                     record("Embedding spaces for an uploaded copy of a shipped checkpoint", times)
+            out["server memory after the tour (MB)"] = {"value": round(rss_mb(proc), 1)}
+            print(f"server memory: {out['server memory at start (MB)']['value']:.0f} MB at start, "
+                  f"{out['server memory after the tour (MB)']['value']:.0f} MB after the tour", flush=True)
         finally:
             stop(proc)
         browser.close()

@@ -335,16 +335,28 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
 
 
-def test_predict_page_video_upload(page, server):
-    """A video on the Predict page (a fresh session): its pose is extracted (progress bar), then the video plays
-    beside the 3D skeleton, the landmarks are drawn on four frames and the predictions follow."""
-    video = shared_video("two_people.mp4")
+def _upload_on_a_fresh_predict_page(page, server, path: Path) -> None:
+    """Open Predict as a new session, pick 'Upload a file' and upload ``path``."""
     page.goto(f"{server}/predict")
     page.get_by_role("heading", name="Predict", exact=True).wait_for()
     _settle(page)
     page.get_by_text("Upload a file", exact=True).click()
     _settle(page)
-    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+
+
+def _wait_until_the_video_plays(page) -> int:
+    """Wait until the page's video has decoded a frame without error; its width."""
+    page.wait_for_function("() => { const v = document.querySelector('[data-testid=\"stMain\"] video');"
+                           " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.error; }")
+    return page.locator('[data-testid="stMain"] video').evaluate("v => v.videoWidth")
+
+
+def test_predict_page_video_upload(page, server):
+    """A video on the Predict page (a fresh session): its pose is extracted (progress bar), then the video plays
+    beside the 3D skeleton, the landmarks are drawn on four frames and the predictions follow."""
+    video = shared_video("two_people.mp4")
+    _upload_on_a_fresh_predict_page(page, server, video)
     page.locator('[data-testid="stProgress"]').filter(has_text="Extracting the pose from two_people.mp4").wait_for()
     page.get_by_text("Prediction (ZSL):").wait_for(timeout=4 * WAIT_MS)
     _settle(page)
@@ -354,8 +366,7 @@ def test_predict_page_video_upload(page, server):
     assert main.locator('[data-testid="stImage"]').count() == 4  # the landmarks drawn on four frames
     assert main.locator(".js-plotly-plot").count() >= 3  # the skeleton, ZSL and GZSL
     assert not main.locator('[data-testid="stAlertContentError"]').count()
-    page.wait_for_function("() => { const v = document.querySelector('[data-testid=\"stMain\"] video');"
-                           " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.error; }")  # it plays
+    _wait_until_the_video_plays(page)
     assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
     main.locator('[data-testid="stCaptionContainer"]').filter(has_text="two_people.mp4").first.evaluate(
         "e => { e.scrollIntoView({block: 'start'}); let s = e.parentElement;"  # then clear of the top bar
@@ -368,14 +379,8 @@ def test_an_avi_plays_in_the_page(page, server):
     """NTU's RGB videos are .avi, which Chromium cannot play: the page shows a copy it can (``face_closeup.avi`` has
     no full body, so the reader's error is shown beside the playing video)."""
     video = shared_video("face_closeup.avi")
-    page.goto(f"{server}/predict")
-    page.get_by_role("heading", name="Predict", exact=True).wait_for()
-    _settle(page)
-    page.get_by_text("Upload a file", exact=True).click()
-    _settle(page)
-    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(video))
+    _upload_on_a_fresh_predict_page(page, server, video)
     page.locator('[data-testid="stAlertContentError"]').filter(has_text="face_closeup.avi").wait_for(timeout=4 * WAIT_MS)
     _settle(page)
-    page.wait_for_function("() => { const v = document.querySelector('[data-testid=\"stMain\"] video');"
-                           " return v && v.readyState >= 2 && v.videoWidth === 320 && !v.error; }")
+    assert _wait_until_the_video_plays(page) == 320
     assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
