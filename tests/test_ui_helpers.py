@@ -322,3 +322,69 @@ def test_gamma_story_tells_the_part_weight_validation_chose():
     meta["score"] = {"part_weight": 1.0, "grid": [0.0, 0.5, 1.0]}
     assert ("With it, validation chose the class score's part weight 1 out of 0, 0.5, 1 (0: the global feature "
             "against the class names only; more: the body parts against their descriptions count too).") in gamma_story(meta)[1]
+
+
+def test_nice_step_is_1_2_or_5_times_a_power_of_ten_at_most_span_over_steps():
+    from ui.model_view import nice_step
+
+    assert nice_step(11.3) == pytest.approx(0.02)  # 11.3 / 500 = 0.0226
+    assert nice_step(0.85) == pytest.approx(0.001)  # 0.0017
+    assert nice_step(2.5) == pytest.approx(0.005)
+    assert nice_step(1.0, steps=100) == pytest.approx(0.01)
+    assert nice_step(0.0) == pytest.approx(1e-3)
+
+
+def test_gamma_scale_spans_the_middle_margins_and_holds_the_checkpoint_gamma():
+    import numpy as np
+
+    from star.zsl import gzsl_margins
+    from ui.model_view import ModelView, gamma_bounds, gamma_scale
+
+    view = ModelView.load(REPO / "checkpoints" / "baseline-pool42-32-10")
+    scale = gamma_scale(view)
+    q1, q99 = np.percentile(gzsl_margins(view.scores, view.seen, view.unseen), [1, 99])
+    assert scale.lo <= q1 and scale.hi >= q99 and scale.lo <= view.gamma <= scale.hi
+    assert scale.hi - scale.lo <= 1.3 * (q99 - q1) + 2 * scale.step  # padded by a tenth each side, no more
+    for end in (scale.lo, scale.hi):  # the ends lie on the step grid
+        assert abs(end / scale.step - round(end / scale.step)) < 1e-6
+    lo, hi = gamma_bounds(view)  # the box: every decision (0 included), and the slider's range
+    assert (scale.box_lo, scale.box_hi) == pytest.approx((min(lo, scale.lo), max(hi, scale.hi)))
+    assert scale.decimals == 3
+
+
+def test_vocabulary_presets():
+    from star.data.benchmarks import class_list
+    from ui.clips import CUSTOM, OWN_CLASSES, VOCABULARY_PRESETS, vocabulary
+
+    assert vocabulary(OWN_CLASSES, ["a", "b"]) == ["a", "b"]
+    assert vocabulary("NTU RGB+D 60", []) == list(class_list("ntu120")[:60])
+    assert len(vocabulary("NTU RGB+D 120", [])) == 120 and len(vocabulary("PKU-MMD", [])) == 51
+    assert vocabulary(CUSTOM, [], " wave \n\nclap\nwave\n") == ["wave", "clap"]  # blanks and repeats dropped
+    assert set(VOCABULARY_PRESETS) == {OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", CUSTOM}
+    with pytest.raises(ValueError, match="unknown vocabulary"):
+        vocabulary("Kinetics", [])
+
+
+def test_active_runs_counts_the_others():
+    from ui.loaders import ActiveRuns
+
+    runs = ActiveRuns()
+    assert runs.enter() == 0 and runs.enter() == 1
+    runs.exit()
+    assert runs.enter() == 1
+    runs.exit(), runs.exit(), runs.exit()  # never below zero
+    assert runs.enter() == 0
+
+
+def test_model_page_texts_are_words():
+    from ui.model_view import ModelView, config_rows, metric_rows, text_encoder_text
+
+    view = ModelView.load(REPO / "checkpoints" / "star-pool42-32-10")
+    rows = metric_rows(view.meta)
+    assert [r["metric"] for r in rows] == ["ZSL accuracy", "Seen accuracy (S)", "Unseen accuracy (U)",
+                                           "Harmonic mean (H)", "Best H on test", "AUSUC"]
+    assert rows[3]["value"] == f"{view.meta['metrics']['H'] * 100:.2f} %"
+    assert text_encoder_text(view.meta).startswith("all-MiniLM-L6-v2 sentence encoder")
+    settings = {r["setting"]: r["value"] for r in config_rows(view.meta)}
+    assert settings["head: part weights tried on validation"] == "0, 0.5, 1, 2, 4, 8, 16"
+    assert settings["validation folds"] == "3" and settings["backbone: precision"] == "bf16"

@@ -144,3 +144,25 @@ def test_embedding_scatter_groups_and_symbols():
     assert list(fig.data[1].marker.symbol) == ["diamond", "diamond"]
     assert list(fig.data[0].marker.symbol) == ["circle", "circle"]
     assert fig.data[0].marker.color != fig.data[1].marker.color
+
+
+def test_attention_relative_to_uniform_is_one_for_a_uniform_map():
+    t = 4
+    att = np.zeros((t, 25))
+    for joints in partition(6).values():
+        att[:, list(joints)] = 1.0 / (t * len(joints))  # each part's weights sum to 1, spread evenly
+    np.testing.assert_allclose(viz.attention_relative_to_uniform(att), np.ones((t, 25)))
+    att[0, 3] *= 2  # twice the uniform share on one head joint
+    assert viz.attention_relative_to_uniform(att)[0, 3] == pytest.approx(2.0)
+    fig = viz.part_attention_heatmaps(att, relative=True)
+    assert fig.layout.coloraxis.cmin == -2 and fig.layout.coloraxis.cmax == 2  # log2: x0.25 .. x4
+    head = list(partition(6)["head"]).index(3)
+    assert fig.data[0].z[0][head] == pytest.approx(1.0)  # log2(2)
+    assert fig.data[0].customdata[0][head][1] == pytest.approx(att[0, 3])  # the raw weight in the hover
+
+
+def test_topk_bar_probabilities_in_percent():
+    fig = viz.topk_bar([{"class": "a", "score": 2.0, "prob": 0.75}, {"class": "b", "score": 1.0, "prob": 0.25}],
+                       probability=True)
+    assert list(fig.data[0].x) == [25.0, 75.0] and list(fig.data[0].y) == ["b", "a"]
+    assert list(fig.layout.xaxis.range) == [0, 100] and fig.data[0].text[1] == "75.0 %"

@@ -309,3 +309,32 @@ def test_fusing_a_checkpoint_with_itself_gives_its_own_metrics_and_two_average_t
     np.savez(other / BUNDLE, **{**b, "labels": b["labels"][::-1].copy()})
     with pytest.raises(CheckpointError, match="not the same benchmark and test clips"):
         fused_metrics([path, other])
+
+
+def test_class_probabilities_softmax_over_the_candidates_only():
+    from star.zsl import class_probabilities
+
+    s = np.array([0.2, 0.4, 0.0, 0.4])
+    p = class_probabilities(s, [1, 3, 2], temperature=0.1)
+    e = np.exp(np.array([0.4, 0.4, 0.0]) / 0.1)
+    np.testing.assert_allclose(p, [0.0, e[0] / e.sum(), e[2] / e.sum(), e[1] / e.sum()])
+    assert p[0] == 0.0 and p.sum() == pytest.approx(1.0)
+    # shifting every candidate's score changes nothing; a higher temperature flattens
+    np.testing.assert_allclose(class_probabilities(s + 5.0, [1, 3, 2], 0.1), p)
+    assert class_probabilities(s, [1, 2], 10.0)[1] < class_probabilities(s, [1, 2], 0.1)[1]
+    assert class_probabilities(np.stack([s, s]), [0, 1], 1.0).shape == (2, 4)
+    with pytest.raises(ValueError, match="temperature"):
+        class_probabilities(s, [0], 0.0)
+    with pytest.raises(ValueError, match="no candidate"):
+        class_probabilities(s, [], 1.0)
+
+
+def test_gzsl_margins_are_where_decisions_flip():
+    from star.zsl import gzsl_margins, gzsl_predict
+
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.3, 0.1]])  # seen: 0, 1; unseen: 2
+    m = gzsl_margins(scores, [0, 1], [2])
+    np.testing.assert_allclose(m, [0.4, 0.2])
+    for i, margin in enumerate(m):  # just below its margin a clip stays seen, just above it turns unseen
+        assert gzsl_predict(scores, [0, 1], margin - 1e-9)[i] in (0, 1)
+        assert gzsl_predict(scores, [0, 1], margin + 1e-9)[i] == 2

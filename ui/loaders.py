@@ -12,6 +12,7 @@ bar's updates and replay them on every cache hit.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -189,6 +190,16 @@ def active_runs() -> ActiveRuns:
 # ----------------------------------------------------------------------------------- warm-up
 _warm_lock = threading.Lock()
 _warmed: set[Key] = set()
+WARM_DELAY_S = 3.0
+
+
+def _background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux schedules threads alone), so work done ahead of time yields
+    the cores to the sessions' own runs; elsewhere a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+    except (AttributeError, OSError):
+        pass
 
 
 def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) -> bool:
@@ -201,6 +212,8 @@ def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) ->
         _warmed.add(key)
 
     def work() -> None:
+        _background_priority()
+        time.sleep(WARM_DELAY_S)  # after the page that started it has been drawn
         for sample in samples:
             try:
                 clip = sample_clip(sample)
