@@ -183,7 +183,8 @@ if pred is not None:
     temperature = loaders.load_predictor(key).temperature
     st.caption(f"**{clip.source}**: {clip.num_bodies} bod{'y' if clip.num_bodies == 1 else 'ies'}, "
                f"{clip.num_frames} frames" + (f", labelled '{clip.meta['class_name']}'" if 'class_name' in clip.meta
-                                              else ""))
+                                              else "") +
+               f". Skeleton: equal axis scales, y up; the grid's cube is {viz.cube_side(clip.frames):.2f} m wide.")
     st.info(model_view.what_it_knows(view, temperature), icon="ℹ️")
     animation = loaders.animation(clip.frames)
     if video is None:

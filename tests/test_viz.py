@@ -166,3 +166,10 @@ def test_topk_bar_probabilities_in_percent():
                        probability=True)
     assert list(fig.data[0].x) == [25.0, 75.0] and list(fig.data[0].y) == ["b", "a"]
     assert list(fig.layout.xaxis.range) == [0, 100] and fig.data[0].text[1] == "75.0 %"
+
+
+def test_animation_axes_have_no_tick_labels_and_cube_side_is_their_span():
+    clip = _clip(bodies=1, frames=3)
+    sc = viz.skeleton_animation(clip).layout.scene
+    for ax in (sc.xaxis, sc.yaxis, sc.zaxis):
+        assert ax.showticklabels is False and ax.range[1] - ax.range[0] == pytest.approx(viz.cube_side(clip))
