@@ -36,7 +36,7 @@ app: $(VENV)/.installed pose-models
 
 test: $(VENV)/.installed-dev pose-models
 	@echo "==> running the test suite"
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(JOBS) --dist loadgroup --no-loadscope-reorder tests
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(JOBS) tests
 
 # the two BlazePose models for video input, from the mediapipe==0.10.14 wheel (Apache-2.0); a no-op once verified
 pose-models: $(VENV)/.installed

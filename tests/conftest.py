@@ -81,13 +81,14 @@ def ntu_samples(shared_data: Path) -> Path:
 
 
 # ------------------------------------------------------------------ running in parallel (pytest-xdist)
-# `make test` runs `pytest -n 2`: two worker processes. A work unit goes to one worker as a whole. A unit is a
-# test file, so its module- and session-scoped fixtures (a trained tiny run, a streamlit server and its browser,
-# a loaded model) are built once, on one worker; the tests named in OWN_UNITS share nothing costly with their file
-# and are units of their own (each parameter too), so they can run beside it. Units are handed out in the order
-# the workers collected them, and the workers put the long ones first: the browser test, then the files with
-# `slow` tests; the many short files fill in around them. (xdist's own `--dist loadgroup` would need to rename the
-# tests, which pytest 9 no longer allows; `--dist` other than the default `load` is left as xdist does it.)
+# `make test` runs `pytest -n 2`: two worker processes (one torch thread each). A work unit goes to one worker as a
+# whole. A unit is a test file, so its module- and session-scoped fixtures (a trained tiny run, a streamlit server
+# and its browser, a loaded model) are built once, on one worker; the tests named in OWN_UNITS share nothing costly
+# with the rest of their file and are units of their own (each parameter too), so they can run beside it. Units are
+# handed out in the order the workers collected them, and the workers put the long ones first: the files with
+# `browser` tests, then those with `slow` ones; the many short files fill in around them. Only the default
+# distribution (`-n N` alone, xdist's "load") is changed. xdist's own `--dist loadgroup` cannot be used: it marks a
+# test's group by renaming the test, which pytest 9 ignores, so it spreads a file's tests over the workers.
 OWN_UNITS = {
     "test_shipped_checkpoints.py::test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips",
     "test_training_e2e.py::test_a_bone_stream_run_records_its_stream_and_evaluates_through_it",
@@ -118,10 +119,11 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # two workers on two cores: one torch thread each (torch's default, one per core, oversubscribes)
+        # two workers on two cores: one torch thread each. torch's default (one per core) oversubscribes: the whole
+        # suite took 7 min instead of 3.5 on this 2-core machine
         import torch
 
-        torch.set_num_threads(int(os.environ.get("STAR_TEST_TORCH_THREADS", "1")))
+        torch.set_num_threads(1)
 
 
 def _cost_rank(item) -> int:
@@ -149,8 +151,9 @@ _CLASS_TEXT: dict = {}
 def class_text_once():
     """The training tests train many heads on one benchmark, and each training run embeds the same class names and
     part descriptions with MiniLM (deterministic: ``test_encoders``). While a module uses this fixture, the first
-    run on this worker embeds them through the library's ``class_text_embeddings`` as always; later runs get copies
-    of exactly those arrays instead of encoding the same texts again."""
+    run in this process (an xdist worker, or the whole plain run) embeds them through the library's
+    ``class_text_embeddings`` as always; later runs get copies of exactly those arrays instead of encoding the same
+    texts again. Runs in other processes (torchrun, subprocesses) and with an explicit cache are left alone."""
     from star.text.descriptions import description_path
     from star.training import head
 
