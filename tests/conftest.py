@@ -32,6 +32,25 @@ def shared_video(name: str, need_models: bool = True) -> Path:
     return path
 
 
+def wait_until_serving(proc, url: str, timeout_s: float = 60.0) -> None:
+    """Wait until the ``streamlit run`` process ``proc`` answers its health check at ``url``; fail the test with
+    the end of its output if it exits or does not answer in time (its stdout must be a text pipe)."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {proc.stdout.read()[-3000:]}")
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

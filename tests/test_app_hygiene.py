@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `ui` sits next to app.py
+from conftest import wait_until_serving  # noqa: E402
 from ui.checkpoints import UPLOAD_LIMIT_MB  # noqa: E402
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,17 +69,7 @@ def server(tmp_path_factory):
            "--server.disconnectedSessionTTL", str(TTL_S)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start: {proc.stdout.read()[-3000:]}")
-        time.sleep(0.3)
+    wait_until_serving(proc, url)
     yield url, tmp
     proc.terminate()
     try:

@@ -16,8 +16,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ from star.zsl import gzsl_metrics
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `ui` sits next to app.py (Streamlit puts that folder on sys.path)
-from conftest import shared_video  # noqa: E402
+from conftest import shared_video, wait_until_serving  # noqa: E402
 from ui import checkpoints, model_view  # noqa: E402
 
 SHOTS = REPO / "docs" / "screenshots"
@@ -70,17 +68,7 @@ def server(checkpoint):
            "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start: {proc.stdout.read()[-3000:]}")
-        time.sleep(0.3)
+    wait_until_serving(proc, url)
     yield url
     proc.terminate()
     try:
