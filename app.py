@@ -13,14 +13,15 @@ import streamlit as st
 
 from ui import frame, loaders
 
-# Emoji icons, not ":material/...:" ones: Streamlit shows a page's icon as the browser tab's favicon and fetches a
-# Material icon's from fonts.gstatic.com (an emoji becomes an inline SVG), so no request leaves the server.
+# No page icons: a ":material/...:" icon makes the browser fetch it from fonts.gstatic.com (Streamlit shows the
+# page's icon as the tab's favicon), and emoji need an emoji font on the visitor's machine (a headless Debian
+# Chromium draws them as empty boxes). The tab's favicon is an emoji, drawn as an inline SVG: no request either.
 PAGES = [
-    st.Page("pages/model.py", title="Model", icon="ℹ️", default=True),
-    st.Page("pages/predict.py", title="Predict", icon="🏃"),
-    st.Page("pages/embedding_spaces.py", title="Embedding spaces", icon="🗺️"),
-    st.Page("pages/confusion.py", title="Confusion", icon="🔢"),
-    st.Page("pages/calibration.py", title="Calibration", icon="🎚️"),
+    st.Page("pages/model.py", title="Model", default=True),
+    st.Page("pages/predict.py", title="Predict"),
+    st.Page("pages/embedding_spaces.py", title="Embedding spaces"),
+    st.Page("pages/confusion.py", title="Confusion"),
+    st.Page("pages/calibration.py", title="Calibration"),
 ]
 
 page = st.navigation({"STAR Studio": PAGES})
