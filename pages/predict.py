@@ -44,11 +44,9 @@ if view is not None:
                 pick = st.selectbox("Synthetic demo clip (made by star.skeleton.synth)", samples,
                                     format_func=lambda s: s.label, key="predict_sample")
                 clip = loaders.sample_clip(pick)
-                if frame.open_vocabulary_allowed():
-                    loaders.warm_samples(key, samples, [clips.vocabulary(p, view.class_names)
-                                                        for p in clips.VOCABULARY_PRESETS if p != clips.CUSTOM])
-                else:
-                    loaders.warm_samples(key, samples)
+                presets = [p for p in clips.VOCABULARY_PRESETS if p != clips.CUSTOM]
+                loaders.warm_samples(key, samples, [clips.vocabulary(p, view.class_names) for p in presets]
+                                     if frame.open_vocabulary_allowed() else [])
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
             samples = loaders.bank_samples(bank)
@@ -122,9 +120,10 @@ def attention_view(view, key, clip, pred) -> None:
                "log2 colour scale, white at x1, saturated at x0.25 and x4; hover for the raw weight).")
 
 
-def part_matches(view, clip, pred) -> None:
-    zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, frame.gamma(), 5, 1.0)
-    top = list(dict.fromkeys(t["index"] for t in zsl_top + gzsl_top))[:8]  # the ZSL top 5, then GZSL's new ones
+def part_matches(view, clip, pred, temperature: float) -> None:
+    zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, frame.gamma(), 5,
+                                  temperature)
+    top = clips.top_classes(zsl_top, gzsl_top)  # the ZSL top 5, then GZSL's new ones
     st.plotly_chart(viz.part_match_heatmap(pred.part_scores, view.meta["part_names"], view.class_names, top,
                                            title="How strongly each part's feature matches each top class"),
                     width="stretch")
@@ -153,7 +152,7 @@ def recording(view, clip) -> None:
 
 
 @st.fragment
-def details(view, key, clip, pred) -> None:
+def details(view, key, clip, pred, temperature: float) -> None:
     """Per-part evidence, open vocabulary and the recording, one tab at a time (a fragment with lazy tabs: only
     the open tab runs and is drawn, and switching tabs reruns only this)."""
     names = (["Attention"] if pred.attention_time_joint is not None else []) + \
@@ -163,7 +162,7 @@ def details(view, key, clip, pred) -> None:
         st.caption("This checkpoint is a global baseline: it has no body parts, so no per-part evidence.")
     tabs = dict(zip(names, st.tabs(names, key=DETAILS_TAB, on_change="rerun")))
     views = {"Attention": lambda: attention_view(view, key, clip, pred),
-             "Part matches": lambda: part_matches(view, clip, pred),
+             "Part matches": lambda: part_matches(view, clip, pred, temperature),
              "Open vocabulary": lambda: open_vocabulary(view, key, clip),
              "Recording": lambda: recording(view, clip)}
     for name, tab in tabs.items():
@@ -213,4 +212,4 @@ if pred is not None:
             st.warning(f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training "
                        "clips: it resembles none of the training datasets, so expect weaker predictions (tab "
                        "Recording).")
-    details(view, key, clip, pred)
+    details(view, key, clip, pred, temperature)

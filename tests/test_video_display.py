@@ -73,6 +73,14 @@ def no_leftovers(tmp_path, monkeypatch):
     assert not list(folder.iterdir()), "a temporary folder of the display copy was left behind"
 
 
+def _grey_video(path: Path, fourcc: str, fps: float, size: tuple[int, int], frames: int, step: int) -> None:
+    """A video of ``frames`` flat grey frames (frame i has value step * i) written with OpenCV's ``fourcc``."""
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), step * i, np.uint8))
+    writer.release()
+
+
 def _failing_writer(path, plan):
     class Broken:
         def isOpened(self):  # noqa: N802 - OpenCV's name
@@ -93,10 +101,7 @@ def test_the_container_and_the_codec_decide_not_the_suffix(tmp_path):
     assert container_of(b"RIFF\x9e~\x04\x00AVI LIST") is None
     # an .mp4 whose stream is MPEG-4 Part 2 (OpenCV's 'mp4v') shows a black player: transcoded
     path = tmp_path / "part2.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
-    for i in range(6):
-        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    writer.release()
+    _grey_video(path, "mp4v", 10, (64, 48), 6, 40)
     shown = display_copy(path)
     assert shown.transcoded and shown.mime == "video/webm" and shown.frames == 6 and shown.note is None
     back = _decoded(shown.data, tmp_path)
@@ -128,10 +133,7 @@ def test_the_writer_works_in_the_callers_thread_too(tmp_path, no_leftovers):
     from star.video.display import DisplayWriter
 
     path = tmp_path / "small.avi"
-    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), 12, (1280, 960))
-    for i in range(8):
-        writer.write(np.full((960, 1280, 3), 30 * i, np.uint8))
-    writer.release()
+    _grey_video(path, "MJPG", 12, (1280, 960), 8, 30)
     from star.video.decode import iter_frames, probe_video
 
     info = probe_video(path)

@@ -99,13 +99,9 @@ def clip_from_upload(name: str, data: bytes) -> Clip:
     return clip
 
 
-def top_classes(pred, limit: int = 8) -> list[int]:
-    """Class indices of a Prediction's ZSL then GZSL top lists, without repeats (for the part-match map)."""
-    out: list[int] = []
-    for t in list(pred.zsl_top) + list(pred.gzsl_top):
-        if t["index"] not in out:
-            out.append(t["index"])
-    return out[:limit]
+def top_classes(zsl_top: list[dict], gzsl_top: list[dict], limit: int = 8) -> list[int]:
+    """Class indices of a ZSL then a GZSL top list, without repeats (for the part-match map)."""
+    return list(dict.fromkeys(t["index"] for t in list(zsl_top) + list(gzsl_top)))[:limit]
 
 
 # ----------------------------------------------------------------------------------- open vocabulary
