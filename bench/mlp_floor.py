@@ -108,11 +108,12 @@ class Data:
         self.canon = [spec.apply(self.bank.clip(i).frames) for i in range(n)]
         self.feats = np.stack([clip_features(f) for f in self.canon])  # (N, 4800)
         self.labels = self.bank.label.copy()
-        clip_source = np.array([s.split("/", 1)[0] for s in self.bank.sample_id])
-        self.clip_source = np.array([SOURCES.index(s) for s in clip_source])
+        # the benchmark's sources (pool42: nwucla, msr3d, gtu3d; one-file benchmarks: the file's stem)
+        self.sources = tuple(c.prefix or Path(c.file).stem for c in self.bench.components)
+        self.clip_source = self.bench.component_of(self.bank)  # (N,) index into sources
         class_source = np.full(self.bench.num_classes, -1)
         class_source[self.labels] = self.clip_source
-        self.class_source = class_source  # (C,) index into SOURCES
+        self.class_source = class_source  # (C,) index into sources
 
 
 # ------------------------------------------------------------------------ model
@@ -134,11 +135,11 @@ def source_normalised(data: Data, idx: np.ndarray) -> np.ndarray:
     """Every clip's features z-scored with the statistics of its own source's clips among ``idx`` (the
     training clips): removes each source's offset and scale from the input, using no clip outside ``idx``."""
     out = np.empty_like(data.feats)
-    for k in range(len(SOURCES)):
+    for k, name in enumerate(data.sources):
         rows = data.clip_source == k
         ref = data.feats[idx][data.clip_source[idx] == k]
         if not len(ref):
-            raise ValueError(f"no training clips from source {SOURCES[k]} to normalise it with")
+            raise ValueError(f"no training clips from source {name} to normalise it with")
         out[rows] = (data.feats[rows] - ref.mean(0)) / (ref.std(0) + 1e-3)
     return out
 
@@ -188,7 +189,7 @@ def train_mlp(data: Data, idx: np.ndarray, classes: list[int], text: np.ndarray,
 
 # ------------------------------------------------------------------------ one run
 def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIES, protocol: str = "protocol",
-            val_fraction: float = 0.3, source_norm: bool = False) -> dict:
+            val_fraction: float = 0.3, source_norm: bool = False, pseudo_unseen_fraction: float = 0.25) -> dict:
     bench, bank = data.bench, data.bank
     seen, unseen = bench.seen_classes, bench.unseen_classes
     t0 = time.perf_counter()
@@ -196,7 +197,7 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
     test_idx = bench.test_indices(bank)
 
     # validation: the pseudo-unseen fold of the seen training clips (as positions into the bank)
-    fold = _fold_positions(bench, bank, train_idx, seed, protocol, val_fraction)
+    fold = _fold_positions(bench, bank, train_idx, seed, protocol, val_fraction, pseudo_unseen_fraction)
     vfeats = source_normalised(data, fold["train"]) if source_norm else data.feats
     val_score = train_mlp(data, fold["train"], fold["seen_classes"], text, seed, aug_copies,
                           vfeats if source_norm else None)
@@ -229,14 +230,14 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
         "aug_copies": aug_copies, "source_norm": source_norm, "per_source": {}, "n_test": int(len(test_idx)), "n_train": int(len(train_idx)),
     }
     is_unseen = np.isin(y, unseen)
-    for k, name in enumerate(SOURCES):
+    for k, name in enumerate(data.sources):
         m_s, m_u = (src == k) & ~is_unseen, (src == k) & is_unseen
         rec["per_source"][name] = {
             "S": _acc(pred[m_s], y[m_s]), "U": _acc(pred[m_u], y[m_u]), "zsl_acc": _acc(zpred[m_u], y[m_u]),
             "n_seen": int(m_s.sum()), "n_unseen": int(m_u.sum()),
             "n_unseen_classes": int(sum(data.class_source[c] == k for c in unseen)),
         }
-    rec.update(own_source_shares(s, y, src, seen, unseen, data.class_source, text))
+    rec.update(own_source_shares(s, y, src, seen, unseen, data.class_source, text, data.sources))
     rec["wall_s"] = time.perf_counter() - t0
     return rec
 
@@ -246,17 +247,17 @@ def _acc(pred: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def _fold_positions(bench, bank, train_idx: np.ndarray, seed: int, protocol: str = "clips",
-                    val_fraction: float = 0.2) -> dict:
+                    val_fraction: float = 0.2, fraction: float = 0.25) -> dict:
     """``Benchmark.pseudo_unseen_fold`` on the seen training clips, as positions into ``bank``."""
     sub = bank.subset(train_idx)
     sub.extras["pos"] = train_idx.copy()
-    fold = bench.pseudo_unseen_fold(sub, seed=seed, val_fraction=val_fraction, protocol=protocol)
+    fold = bench.pseudo_unseen_fold(sub, seed=seed, fraction=fraction, val_fraction=val_fraction, protocol=protocol)
     return {"seen_classes": fold["seen_classes"], "unseen_classes": fold["unseen_classes"],
             "train": fold["train"].extras["pos"], "val_seen": fold["val_seen"].extras["pos"],
             "val_unseen": fold["val_unseen"].extras["pos"]}
 
 
-def own_source_shares(s, y, src, seen, unseen, class_source, text) -> dict:
+def own_source_shares(s, y, src, seen, unseen, class_source, text, sources=SOURCES) -> dict:
     """Unseen test clips: share whose best SEEN class is from their own source (measured), vs the share
     expected if it were the text-nearest seen class of their class (name cosine), vs uniform over seen."""
     is_u = np.isin(y, unseen)
@@ -269,7 +270,7 @@ def own_source_shares(s, y, src, seen, unseen, class_source, text) -> dict:
     uniform = np.array([np.mean(class_source[seen] == class_source[int(c)]) for c in y[is_u]])
     out = {"own_source_share": float(measured.mean()), "own_source_text_nearest": float(text_same.mean()),
            "own_source_uniform": float(uniform.mean()), "own_source_by_source": {}}
-    for k, name in enumerate(SOURCES):
+    for k, name in enumerate(sources):
         m = src[is_u] == k
         if m.any():
             out["own_source_by_source"][name] = {"measured": float(measured[m].mean()),
@@ -304,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol", choices=("protocol", "clips"), default="protocol",
                     help="validation fold: each source's held-out views / subjects (protocol) or held-out clips")
     ap.add_argument("--val-fraction", type=float, default=0.3, help="validation share (as validation.val_fraction)")
+    ap.add_argument("--pseudo-unseen-fraction", type=float, default=0.25,
+                    help="share of the seen classes held out as pseudo-unseen (as validation.pseudo_unseen_fraction)")
     ap.add_argument("--source-norm", action="store_true",
                     help="z-score each clip with its own source's training clips (use a separate --json-out)")
     ap.add_argument("--skip-done", action="store_true", help="skip (split, seed, spec, protocol) already in --json-out")
@@ -337,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             data.bench = bench
             prep = time.perf_counter() - t0
             for seed in todo:
-                rec = run_one(data, text, seed, args.aug_copies, args.protocol, args.val_fraction, args.source_norm)
+                rec = run_one(data, text, seed, args.aug_copies, args.protocol, args.val_fraction, args.source_norm,
+                              args.pseudo_unseen_fraction)
+                rec["pseudo_unseen_fraction"] = args.pseudo_unseen_fraction
                 rec["prep_s"] = prep
                 rec["machine"] = cpu_model()
                 print(f"{bench.name} seed {seed} [{rec['spec']}]: ZSL {100 * rec['zsl_acc']:.1f}  "

@@ -292,3 +292,88 @@ def test_protocol_fold_on_pool42(shared_data):
     held_view = fold["held_out"]["nwucla"]["groups"][0]
     assert all(view[s] != held_view for s in fold["train"].sample_id if s.startswith("nwucla/"))
     assert all(view[s] == held_view for s in fold["val_unseen"].sample_id if s.startswith("nwucla/"))
+
+
+# ---------------------------------------------------------------------- PURLS's published splits (issue 25)
+PURLS_NAMES = ["purls-nwucla-8/2", "purls-nwucla-5/5", "purls-utdmhad-22/5", "purls-utdmhad-18/9", "purls-utdmhad-14/13"]
+
+
+def test_purls_splits_match_the_published_file(shared_data):
+    """Every PURLS split of the registry has the class lists of protocols/purls_small.json, in both protocols."""
+    import json
+
+    published = json.loads((shared_data / "protocols" / "purls_small.json").read_text())["splits"]
+    assert len(published) == 5
+    for entry in published:
+        dataset = {"nw-ucla": "nwucla", "utd-mhad": "utdmhad"}[entry["dataset"]]
+        for name in (f"purls-{dataset}-{entry['split']}", f"purls-{dataset}-{entry['split']}-gzsl"):
+            b = get_benchmark(name)
+            assert b.unseen_classes == sorted(entry["unseen"]) and b.seen_classes == sorted(entry["seen"])
+            assert [b.class_names[c] for c in entry["unseen"]] == entry["unseen_names"]
+            assert [b.class_names[c] for c in entry["seen"]] == entry["seen_names"]
+            assert b.components[0].file == entry["bank"]
+            with np.load(shared_data / entry["bank"]) as z:
+                assert b.class_names == [str(c) for c in z["class_names"]]
+    assert sorted(n for n in list_benchmarks() if n.startswith("purls") and not n.endswith("-gzsl")) == sorted(PURLS_NAMES)
+
+
+def test_purls_protocol_trains_on_every_seen_clip_and_tests_every_unseen_clip(shared_data):
+    b = get_benchmark("purls-utdmhad-22/5")
+    bank = b.load_bank(shared_data)
+    assert len(bank) == 861
+    train, test = b.train_indices(bank), b.test_indices(bank)
+    assert len(train) + len(test) == 861 and not np.intersect1d(train, test).size
+    assert set(bank.label[test].tolist()) == {4, 14, 17, 23, 24} and len(test) == 5 * 32
+    assert not np.isin(bank.label[train], b.unseen_classes).any()
+    # the validation fold holds out whole subjects of the seen classes' clips, never an unseen-class clip
+    fold = b.pseudo_unseen_fold(bank, seed=0, fraction=0.4, val_fraction=0.3, protocol="protocol")
+    assert fold["held_out"]["utdmhad.npz"]["rule"] == "subject"
+    held = set(fold["held_out"]["utdmhad.npz"]["groups"])
+    assert len(held) == 2 and held <= set(range(1, 9))
+    for key in ("train", "val_seen", "val_unseen"):
+        assert not np.isin(fold[key].label, b.unseen_classes).any()
+    assert set(fold["train"].subject.tolist()).isdisjoint(held)
+    assert set(fold["val_seen"].subject.tolist()) | set(fold["val_unseen"].subject.tolist()) <= held
+    assert len(fold["unseen_classes"]) == round(0.4 * 22)
+
+
+def test_purls_gzsl_protocol_is_the_datasets_own(shared_data):
+    utd = get_benchmark("purls-utdmhad-18/9-gzsl")
+    bank = utd.load_bank(shared_data)
+    train, test = bank.subset(utd.train_indices(bank)), bank.subset(utd.test_indices(bank))
+    assert set(train.subject.tolist()) == {1, 3, 5, 7} and set(test.subject.tolist()) == {2, 4, 6, 8}
+    assert not np.isin(train.label, utd.unseen_classes).any() and len(np.unique(test.label)) == 27
+    ucla = get_benchmark("purls-nwucla-5/5-gzsl")
+    bank = ucla.load_bank(shared_data)
+    assert set(bank.view[ucla.train_indices(bank)].tolist()) == {1, 2}
+    assert set(bank.view[ucla.test_indices(bank)].tolist()) == {3}
+    assert ucla.description_set == "pool42" and utd.description_set == "utdmhad"
+
+
+def test_pool69_merges_the_shared_name_and_keeps_every_source(shared_data):
+    b = get_benchmark("pool69-all")
+    assert b.num_classes == 68 and b.unseen_classes == [] and b.class_names.count("tennis serve") == 1
+    assert b.description_set == "pool42+utdmhad"
+    bank = b.load_bank(shared_data)
+    assert len(bank) == 1484 + 566 + 469 + 861 and bank.num_classes == 68
+    serve = b.class_names.index("tennis serve")
+    sources = {str(s).split("/", 1)[0] for s in bank.sample_id[bank.label == serve]}
+    assert sources == {"msr3d", "utdmhad"} and np.sum(bank.label == serve) == 30 + 32
+    # each source's own protocol: UTD-MHAD's odd subjects train
+    utd = np.char.startswith(bank.sample_id.astype(str), "utdmhad/")
+    assert set(bank.subject[utd & (bank.extras["role"] == TRAIN)].tolist()) == {1, 3, 5, 7}
+    assert b.class_names[:42] == get_benchmark("pool42-32/10").class_names and len(b.class_names[42:]) == 26
+
+
+@pytest.mark.parametrize("source, first, count", [("nwucla", 0, 10), ("msr3d", 10, 20), ("gtu3d", 30, 12),
+                                                  ("utdmhad", 42, 27)])
+def test_leave_one_dataset_out(shared_data, source, first, count):
+    b = get_benchmark(f"lodo-{source}")
+    assert b.num_classes == 69 and b.unseen_classes == list(range(first, first + count))
+    bank = b.load_bank(shared_data)
+    test, train = b.test_indices(bank), b.train_indices(bank)
+    held = np.char.startswith(bank.sample_id.astype(str), f"{source}/")
+    assert np.array_equal(np.sort(test), np.flatnonzero(held)) and np.array_equal(np.sort(train), np.flatnonzero(~held))
+    fold = b.pseudo_unseen_fold(bank, seed=0, fraction=0.25, val_fraction=0.3, protocol="protocol")
+    assert source not in fold["held_out"] and len(fold["held_out"]) == 3
+    assert not set(fold["unseen_classes"]) & set(b.unseen_classes)

@@ -194,7 +194,7 @@ def class_file_names(repo_root: Path, shared_data: Path, name: str) -> list[str]
 
 
 @pytest.mark.parametrize("num_parts", [6, 4, 2])
-@pytest.mark.parametrize("name, count", [("pool42", 42), ("ntu120", 120), ("pkummd", 51)])
+@pytest.mark.parametrize("name, count", [("pool42", 42), ("ntu120", 120), ("pkummd", 51), ("utdmhad", 27)])
 def test_shipped_description_files_validate(repo_root, shared_data, name, count, num_parts):
     names = pool42_names(shared_data) if name == "pool42" else class_file_names(repo_root, shared_data, name)
     assert len(names) == count
@@ -204,3 +204,36 @@ def test_shipped_description_files_validate(repo_root, shared_data, name, count,
     assert len(d) == count
     sentences = [s for c in d.values() for s in c.values()]
     assert len(sentences) == count * num_parts and all(len(s.split()) >= 2 for s in sentences)
+    if name == "utdmhad":  # the bank's own names, in label order, are the file's keys
+        with np.load(shared_data / "utdmhad.npz", allow_pickle=False) as z:
+            assert names == [str(c) for c in z["class_names"]]
+
+
+@pytest.mark.parametrize("num_parts", [6, 4, 2])
+def test_pooled_description_sentences_are_unique(repo_root, shared_data, num_parts):
+    """Within pool42.yaml, within utdmhad.yaml, and between the two (they are pooled; "tennis serve" is in both),
+    no sentence is given to two classes, in any part, so no two classes share a part text."""
+    files = {"pool42": pool42_names(shared_data), "utdmhad": class_file_names(repo_root, shared_data, "utdmhad")}
+    owners: dict[str, set[str]] = {}
+    for name, names in files.items():
+        d = load_descriptions(repo_root / "assets" / "descriptions" / f"{name}.yaml", names, num_parts)
+        for cls, parts in d.items():
+            for sentence in parts.values():
+                owners.setdefault(sentence.lower(), set()).add(f"{name}:{cls}")
+    shared = {s: sorted(v) for s, v in owners.items() if len(v) > 1}
+    assert not shared, f"{num_parts}-part sentences given to more than one class: {shared}"
+
+
+def test_a_pooled_description_set_reads_each_file_first_one_winning(tmp_path):
+    from star.text.descriptions import description_paths
+
+    assert description_paths("pool42+ntu120") == [DESCRIPTIONS_DIR / "pool42.yaml", DESCRIPTIONS_DIR / "ntu120.yaml"]
+    assert description_paths("pool42") == [DESCRIPTIONS_DIR / "pool42.yaml"]
+    odd = tmp_path / "a+b.yaml"  # a file whose name has a plus is one file
+    assert description_paths(odd) == [odd]
+    names = ["tennis serve", "drink water"]  # pool42 has the first, ntu120 the second
+    both = load_descriptions("pool42+ntu120", names, 2, allow_extra=True)
+    assert both["tennis serve"] == load_descriptions("pool42", ["tennis serve"], 2, allow_extra=True)["tennis serve"]
+    assert both["drink water"] == load_descriptions("ntu120", ["drink water"], 2, allow_extra=True)["drink water"]
+    with pytest.raises(DescriptionError, match="missing"):
+        load_descriptions("pool42+ntu120", ["no such action"], 2, allow_extra=True)

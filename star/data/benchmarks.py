@@ -7,6 +7,10 @@ a validation protocol that never touches test clips or unseen-class clips.
 * ``pool42-*``: ``nwucla.npz``, ``msr3d.npz``, ``gtu3d.npz`` (the shared real data), pooled.
 * ``ntu60-*``: ``ntu60.npz``; ``ntu120-*``: ``ntu120.npz`` (``star prepare-ntu``).
 * ``pku-*``: ``pku.npz`` (``star prepare-pku``).
+* ``purls-nwucla-*`` / ``purls-utdmhad-*``: ``nwucla.npz`` / ``utdmhad.npz``, the zero-shot class splits that
+  PURLS (CVPR 2024) published, under its protocol (``BY_CLASS``: every clip of a seen class trains, every clip
+  of an unseen class is a ZSL test clip); ``...-gzsl`` the same class split under the dataset's own
+  cross-view / cross-subject sample protocol, for GZSL.
 
 The data folder is the ``data_dir`` argument, else ``$STAR_DATA_DIR``, else ``<repo>/../shared/data``.
 """
@@ -20,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from star.data.clipbank import ClipBank
-from star.data.protocols import TEST, TRAIN, every_third_per_class, sample_roles
+from star.data.protocols import TEST, TRAIN, UNUSED, every_third_per_class, sample_roles
 from star.data.splits import pseudo_unseen_classes, random_unseen_classes, stratified_split
 from star.paths import CLASSES_DIR as CLASS_LIST_DIR
 from star.paths import data_dir as default_data_dir  # $STAR_DATA_DIR, else <repo>/../shared/data
@@ -34,13 +38,24 @@ def class_list(name: str) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+# The sample protocol of zero-shot splits without a train/test split of the clips (PURLS's, leave-one-dataset-out):
+# every clip of a seen class trains, every clip of an unseen class is a test clip.
+BY_CLASS = "by-class"
+
+
 @dataclass(frozen=True)
 class Component:
-    """One clip-bank file of a benchmark: its file name, sample protocol and (pooled) id prefix."""
+    """One clip-bank file of a benchmark: its file name, sample protocol and (pooled) id prefix.
+
+    holdout: how ``protocol_fold`` holds out part of this source's training clips for validation when the
+    protocol does not say (``BY_CLASS``): ``view``, ``subject`` or ``index`` (every third clip per class);
+    ``None``: the protocol's own rule (``VALIDATION_GROUPS``).
+    """
 
     file: str
     protocol: str
     prefix: str | None = None
+    holdout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,8 @@ class Benchmark:
     unseen_classes / seen_classes: sorted lists of label indices; together they are 0..C-1.
     description_set: which part-description file applies: 'pool42', 'ntu120' or 'pkummd'.
     components: the clip-bank files, pooled in order (labels shifted by the classes before them).
+    merge_names: classes of two sources with the same name are one class (``class_names`` lists each name once,
+        at its first place); otherwise each source keeps its own labels.
     """
 
     name: str
@@ -60,6 +77,7 @@ class Benchmark:
     description_set: str
     components: tuple[Component, ...]
     description: str = ""
+    merge_names: bool = False
 
     @property
     def class_names(self) -> list[str]:
@@ -95,10 +113,12 @@ class Benchmark:
                 raise FileNotFoundError(f"{path}: clip bank for benchmark {self.name} not found; "
                                         f"{_how_to_make(comp.file)}")
             bank = ClipBank.load(path)
-            roles.append(sample_roles(bank, comp.protocol))
+            # BY_CLASS roles depend on the labels in the benchmark's label space: set after pooling
+            roles.append(np.full(len(bank), UNUSED, np.int64) if comp.protocol == BY_CLASS
+                         else sample_roles(bank, comp.protocol))
             banks.append(bank)
         names = [c for b in banks for c in b.class_names]
-        if names != self.class_names:
+        if (list(dict.fromkeys(names)) if self.merge_names else names) != self.class_names:
             raise ValueError(f"{folder}: the banks' class lists do not match benchmark {self.name} "
                              f"(expected {self.num_classes} classes starting {self.class_names[:3]}, "
                              f"found {len(names)} starting {names[:3]})")
@@ -107,7 +127,12 @@ class Benchmark:
             bank = ClipBank.concat(banks, prefixes, path=", ".join(str(folder / c.file) for c in self.components))
         else:
             bank = banks[0]
-        bank.extras["role"] = np.concatenate(roles)
+        if self.merge_names:
+            bank = bank.with_labels(np.array([self.class_names.index(n) for n in names])[bank.label], self.class_names)
+        role = np.concatenate(roles)
+        by_class = np.concatenate([np.full(len(b), c.protocol == BY_CLASS) for b, c in zip(banks, self.components)])
+        role[by_class] = np.where(np.isin(bank.label[by_class], self.unseen_classes), TEST, TRAIN)
+        bank.extras["role"] = role
         return bank
 
     def train_indices(self, bank: ClipBank) -> np.ndarray:
@@ -229,7 +254,7 @@ class Benchmark:
             n = len(classes)
             k = min(max(int(round(fraction * n)), 1 if n >= 2 else 0), max(n - 1, 0))
             p_unseen += sorted(int(x) for x in rng.choice(classes, k, replace=False)) if k else []
-            rule = VALIDATION_GROUPS.get(c.protocol)
+            rule = c.holdout or VALIDATION_GROUPS.get(c.protocol)
             idx = np.flatnonzero(mine)
             if rule in ("view", "subject", "setup"):
                 values = train.view if rule == "view" else train.subject if rule == "subject" else train.extras[rule]
@@ -260,7 +285,7 @@ class Benchmark:
 
 # How ``Benchmark.protocol_fold`` holds out part of a source's training data, by its sample protocol.
 VALIDATION_GROUPS = {
-    "nwucla-xview": "view", "msr-xsub": "subject", "gtu-thirds": "index",
+    "nwucla-xview": "view", "msr-xsub": "subject", "utdmhad-xsub": "subject", "gtu-thirds": "index",
     "ntu60-xsub": "subject", "ntu120-xsub": "subject", "ntu60-xview": "view", "ntu120-xset": "setup",
 }
 
@@ -280,6 +305,12 @@ POOL42_COMPONENTS = (
     Component("gtu3d.npz", "gtu-thirds", "gtu3d"),
 )
 POOL42_32_10_UNSEEN = (1, 7, 11, 13, 17, 24, 27, 35, 37, 41)
+UTDMHAD_COMPONENT = Component("utdmhad.npz", "utdmhad-xsub", "utdmhad")
+POOL69_COMPONENTS = (*POOL42_COMPONENTS, UTDMHAD_COMPONENT)
+POOL69_DESCRIPTIONS = "pool42+utdmhad"  # MSR Action3D's and UTD-MHAD's "tennis serve" read pool42.yaml's sentences
+SOURCE_CLASSES = {"nwucla": 10, "msr3d": 20, "gtu3d": 12, "utdmhad": 27}  # classes per source, in pooled order
+# each source's rule for holding out validation clips under BY_CLASS (its own sample protocol's rule)
+HOLDOUT_OF = {"nwucla": "view", "msr3d": "subject", "gtu3d": "index", "utdmhad": "subject"}
 
 # Standard zero-shot class splits (0-based label indices), from the authors' public code.
 NTU60_SPLITS = {"55/5": (10, 11, 19, 26, 56), "48/12": (3, 5, 9, 12, 15, 40, 42, 47, 51, 56, 58, 59)}
@@ -289,13 +320,25 @@ NTU120_SPLITS = {
               114, 119),
 }
 PKU_SPLITS = {"46/5": (1, 9, 20, 34, 50), "39/12": (3, 7, 11, 15, 19, 21, 25, 31, 33, 36, 43, 48)}
+# The zero-shot class splits PURLS (Zhu et al., CVPR 2024) published for the small datasets: unseen class indices
+# into the banks' class lists, in its split files' order (../shared/data/protocols/purls_small.json, which also
+# holds its published accuracies; tests/test_benchmarks.py checks these against it).
+PURLS_SPLITS = {
+    "nwucla": {"8/2": (1, 4), "5/5": (1, 3, 4, 6, 8)},
+    "utdmhad": {"22/5": (24, 14, 4, 23, 17), "18/9": (0, 3, 7, 16, 6, 18, 11, 13, 1),
+                "14/13": (12, 8, 24, 23, 0, 13, 10, 21, 20, 1, 6, 19, 9)},
+}
+# per PURLS dataset: (bank file, description set, rule holding out validation clips, its GZSL sample protocol)
+PURLS_DATASETS = {"nwucla": ("nwucla.npz", "pool42", "view", "nwucla-xview"),
+                  "utdmhad": ("utdmhad.npz", "utdmhad", "subject", "utdmhad-xsub")}
+PURLS_TITLES = {"nwucla": "NW-UCLA", "utdmhad": "UTD-MHAD"}
 
 
 def _build_registry() -> dict[str, Benchmark]:
     reg: dict[str, Benchmark] = {}
 
-    def add(name, classes, unseen, desc_set, components, text):
-        reg[name] = Benchmark(name, tuple(classes), tuple(sorted(unseen)), desc_set, components, text)
+    def add(name, classes, unseen, desc_set, components, text, merge_names=False):
+        reg[name] = Benchmark(name, tuple(classes), tuple(sorted(unseen)), desc_set, components, text, merge_names)
 
     pool = class_list("pool42")
     add("pool42-32/10", pool, POOL42_32_10_UNSEEN, "pool42", POOL42_COMPONENTS,
@@ -315,6 +358,32 @@ def _build_registry() -> dict[str, Benchmark]:
             for split, unseen in splits.items():
                 add(f"{family}-{protocol}-{split}", classes, unseen, desc_set, comp,
                     f"{title} {protocol}, {split} seen/unseen classes")
+    # pool69 = pool42 + UTD-MHAD (69 source classes, 68 names: MSR Action3D's and UTD-MHAD's "tennis serve" are one
+    # class). pool69-all: every class seen, each source's own train/test clips (the open-vocabulary model's data).
+    pool69 = list(pool) + list(class_list("utdmhad"))
+    add("pool69-all", list(dict.fromkeys(pool69)), (), POOL69_DESCRIPTIONS, POOL69_COMPONENTS,
+        "NW-UCLA + MSR Action3D + GTU3D + UTD-MHAD pooled, every class seen (68 distinct names), each source's own "
+        "train/test clips", merge_names=True)
+    # leave one dataset out: three sources' every clip trains, the fourth source's every clip is a ZSL test clip,
+    # ranked among its own class names (69 labels: a held-out class keeps its label even where a training source
+    # has a class of the same name)
+    lodo = tuple(Component(c.file, BY_CLASS, c.prefix, holdout=HOLDOUT_OF[c.prefix]) for c in POOL69_COMPONENTS)
+    start = 0
+    for comp in POOL69_COMPONENTS:
+        n = SOURCE_CLASSES[comp.prefix]
+        add(f"lodo-{comp.prefix}", pool69, range(start, start + n), POOL69_DESCRIPTIONS, lodo,
+            f"pool69 with {comp.prefix} held out: the other three sources train, every {comp.prefix} clip is a test clip")
+        start += n
+    for dataset, splits in PURLS_SPLITS.items():
+        file, desc_set, holdout, protocol = PURLS_DATASETS[dataset]
+        classes = pool[:10] if dataset == "nwucla" else class_list(dataset)  # NW-UCLA's 10 lead pool42's list
+        title = PURLS_TITLES[dataset]
+        for split, unseen in splits.items():
+            add(f"purls-{dataset}-{split}", classes, unseen, desc_set, (Component(file, BY_CLASS, holdout=holdout),),
+                f"{title} {split} (PURLS's class split and protocol: all seen-class clips train, all unseen-class "
+                f"clips test)")
+            add(f"purls-{dataset}-{split}-gzsl", classes, unseen, desc_set, (Component(file, protocol),),
+                f"{title} {split} (PURLS's class split) under the {protocol} sample protocol, for GZSL")
     return reg
 
 

@@ -37,8 +37,9 @@ def nwucla_cross_view(bank: ClipBank) -> np.ndarray:
     return role
 
 
-def msr_cross_subject(bank: ClipBank) -> np.ndarray:
-    """MSR Action3D: odd subjects train, even subjects test (unknown subjects <= 0 unused)."""
+def odd_subjects_train(bank: ClipBank) -> np.ndarray:
+    """Odd subjects train, even subjects test (unknown subjects <= 0 unused): the cross-subject protocol of
+    MSR Action3D and of UTD-MHAD (subjects 1, 3, 5, 7 train)."""
     role = _by_mask(bank.subject % 2 == 0)
     role[bank.subject <= 0] = UNUSED
     return role
@@ -101,7 +102,8 @@ def _extra(bank: ClipBank, key: str, made_by: str) -> np.ndarray:
 
 PROTOCOLS: dict[str, Callable[[ClipBank], np.ndarray]] = {
     "nwucla-xview": nwucla_cross_view,
-    "msr-xsub": msr_cross_subject,
+    "msr-xsub": odd_subjects_train,
+    "utdmhad-xsub": odd_subjects_train,
     "gtu-thirds": every_third_per_class,
     "ntu60-xsub": ntu60_cross_subject,
     "ntu60-xview": ntu_cross_view,

@@ -92,6 +92,15 @@ def description_path(name_or_path: str | Path) -> Path:
     return DESCRIPTIONS_DIR / f"{name_or_path}.yaml"
 
 
+def description_paths(name_or_path: str | Path) -> list[Path]:
+    """The files of a description set: ``"pool42"`` -> [pool42.yaml]; a pooled benchmark's set joins shipped
+    names with ``+`` (``"pool42+utdmhad"`` -> [pool42.yaml, utdmhad.yaml]); a path is one file."""
+    text = str(name_or_path)
+    if "+" in text and description_path(text) == DESCRIPTIONS_DIR / f"{text}.yaml" and not Path(text).is_file():
+        return [description_path(name) for name in text.split("+")]
+    return [description_path(name_or_path)]
+
+
 def read_description_file(path: str | Path) -> dict:
     """Parse a description file into its raw mapping (no validation against a class list)."""
     path = Path(path)
@@ -139,10 +148,13 @@ def load_descriptions(path_or_name: str | Path, class_names: list[str], num_part
     ``allow_extra=True`` ignores classes of the file that are not in ``class_names`` (a benchmark that
     uses a subset, e.g. NTU-60's 60 classes from the NTU-120 file); they are then not checked.
     """
-    path = description_path(path_or_name)
+    paths = description_paths(path_or_name)
+    path = paths[0] if len(paths) == 1 else Path(str(path_or_name))
     key = granularity_key(num_parts)
     parts = part_names(num_parts)
-    data = read_description_file(path)
+    data: dict = {}
+    for p in paths:  # a pooled set: a class named in two files takes the first file's sentences
+        data = {**read_description_file(p), **data}
 
     problems: list[str] = []
     first: list[tuple[str | None, str | None]] = []

@@ -1,0 +1,138 @@
+"""Train the runs of the published-table comparison and of leave-one-dataset-out (issue 25).
+
+Benchmarks (``star.data.benchmarks``): ``purls-<dataset>-<split>`` (PURLS's zero-shot splits of NW-UCLA and
+UTD-MHAD under its protocol: every seen-class clip trains, every unseen-class clip is a ZSL test clip),
+``purls-...-gzsl`` (the same class splits under each dataset's own cross-view / cross-subject clips, for GZSL
+S / U / H) and ``lodo-<source>`` (pool69 with one source held out: the other three train, every clip of the
+fourth is ranked among its own class names). For each benchmark:
+
+1. one backbone + cached features, trained with seed 0 on the seen classes' training clips
+   (``star train-backbone`` / ``star extract`` under ``torchrun``, 2 processes of 1 thread: the fastest way on
+   a 2-core CPU), in ``runs/<benchmark>``; skipped when the run directory has them;
+2. one head per (model, seed) in ``runs/<benchmark>/ckpt/<model>-s<seed>``, skipped when it exists. The seed
+   changes the head's initialisation, its batches and the pseudo-unseen validation folds; the backbone is shared.
+
+Models (configs/purls-v3.yaml is the shipped v3 recipe, ``star-6``): ``star-6`` STAR with 6 parts and
+cross-attention; ``star-6-noam`` mean-pooled part tokens instead of attention; ``baseline`` the global baseline
+(no parts, no prompts) on the same features. The plain-MLP floor is ``bench/mlp_floor.py``;
+``bench/purls_report.py`` writes the tables. The epoch and part weight are chosen on validation ZSL accuracy
+(``validation.select_by: zsl``) on the ZSL benchmarks and on validation H on the ``-gzsl`` ones.
+
+    .venv/bin/python bench/purls.py --benchmarks purls --models star-6,star-6-noam,baseline --seeds 0,1,2,3,4
+    .venv/bin/python bench/purls.py --benchmarks purls-gzsl,lodo --stage backbone
+    .venv/bin/python bench/purls.py --benchmarks purls-utdmhad-22/5 --models baseline --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from star.config import resolve_config  # noqa: E402
+from star.data.benchmarks import list_benchmarks  # noqa: E402
+from star.features import BACKBONE_FILE, FEATURE_INFO_FILE  # noqa: E402
+
+CONFIG = REPO / "configs" / "purls-v3.yaml"
+GROUPS = {"purls": [b for b in list_benchmarks() if b.startswith("purls-") and not b.endswith("-gzsl")],
+          "purls-gzsl": [b for b in list_benchmarks() if b.startswith("purls-") and b.endswith("-gzsl")],
+          "lodo": [b for b in list_benchmarks() if b.startswith("lodo-")]}
+KNOWN = tuple(b for group in GROUPS.values() for b in group)
+MODELS = {"star-6": {}, "star-6-noam": {"head.arch.use_attention": False},
+          "baseline": {"head.model": "baseline", "head.part_weight_grid": []}}
+
+
+def run_dir(benchmark: str) -> str:
+    return f"runs/{benchmark.replace('/', '-')}"
+
+
+def checkpoint_dir(benchmark: str, model: str, seed: int) -> str:
+    return f"{run_dir(benchmark)}/ckpt/{model}-s{seed}"
+
+
+def overrides(benchmark: str, model: str | None = None, seed: int = 0) -> dict:
+    """The config overrides of one run: the benchmark, its run directory and, for a head, model and seed."""
+    out = {"benchmark": benchmark, "run_dir": run_dir(benchmark)}
+    if benchmark.endswith("-gzsl"):
+        out["validation.select_by"] = "H"  # the GZSL columns: epoch and part weight chosen on validation H
+    if benchmark.startswith("lodo-"):
+        out["validation.pseudo_unseen_fraction"] = 0.25  # per source: 3 of 12 .. 7 of 27 seen classes
+    if model is not None:
+        out.update({**MODELS[model], "seed": seed, "out": checkpoint_dir(benchmark, model, seed)})
+    return out
+
+
+def flags(values: dict) -> list[str]:
+    """``{"head.part_weight_grid": []}`` -> ``["--head.part-weight-grid", "[]"]`` (the CLI's dotted flags)."""
+    out = []
+    for key, value in values.items():
+        *path, leaf = key.split(".")
+        text = "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, list) else str(value)
+        out += ["--" + ".".join([*path, leaf.replace("_", "-")]), text]
+    return out
+
+
+def star(command: str, values: dict, processes: int = 2) -> None:
+    """``star <command> -c configs/purls-v3.yaml <flags>`` under torchrun (``processes`` x 1 thread)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runner = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+    cmd = [*runner, "-m", "star", command, "-c", str(CONFIG), *flags(values)]
+    subprocess.run(cmd, cwd=REPO, env=env, check=True)
+
+
+def ensure_backbone(benchmark: str) -> None:
+    cfg = resolve_config(path=CONFIG, overrides=overrides(benchmark))
+    for stage, done in (("train-backbone", BACKBONE_FILE), ("extract", FEATURE_INFO_FILE)):
+        if not (cfg.run_path / done).exists():
+            t0 = time.perf_counter()
+            star(stage, overrides(benchmark))
+            print(f"== {benchmark}: {stage} {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def train_heads(benchmark: str, models: list[str], seeds: list[int]) -> None:
+    for seed in seeds:
+        for model in models:
+            if (REPO / checkpoint_dir(benchmark, model, seed) / "model.json").exists():
+                continue
+            t0 = time.perf_counter()
+            star("train", overrides(benchmark, model, seed))
+            print(f"== {benchmark}: {model} seed {seed} {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def _names(text: str, known: tuple[str, ...], what: str, ap: argparse.ArgumentParser,
+           groups: dict | None = None) -> list[str]:
+    items = []
+    for item in (s.strip() for s in text.split(",") if s.strip()):
+        items += (groups or {}).get(item, [item])
+    bad = [s for s in items if s not in known]
+    if bad:
+        ap.error(f"unknown {what}: {', '.join(bad)} (known: {', '.join([*(groups or {}), *known])})")
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--benchmarks", default="purls", help=f"comma-separated names or groups ({', '.join(GROUPS)})")
+    ap.add_argument("--models", default="star-6,star-6-noam,baseline", help=f"comma-separated, of {', '.join(MODELS)}")
+    ap.add_argument("--seeds", default="0,1,2,3,4", help="head seeds, comma-separated")
+    ap.add_argument("--stage", choices=("all", "backbone", "heads"), default="all")
+    args = ap.parse_args(argv)
+    benchmarks = _names(args.benchmarks, KNOWN, "benchmark", ap, GROUPS)
+    models = _names(args.models, tuple(MODELS), "model", ap)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for benchmark in benchmarks:
+        if args.stage in ("all", "backbone"):
+            ensure_backbone(benchmark)
+        if args.stage in ("all", "heads"):
+            train_heads(benchmark, models, seeds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
