@@ -9,8 +9,9 @@ fourth is ranked among its own class names). For each benchmark:
 1. one backbone + cached features, trained with seed 0 on the seen classes' training clips
    (``star train-backbone`` / ``star extract`` under ``torchrun``, 2 processes of 1 thread: the fastest way on
    a 2-core CPU), in ``runs/<benchmark>``; skipped when the run directory has them;
-2. one head per (model, seed) in ``runs/<benchmark>/ckpt/<model>-s<seed>``, skipped when it exists. The seed
-   changes the head's initialisation, its batches and the pseudo-unseen validation folds; the backbone is shared.
+2. one head per (model, seed) in ``runs/<benchmark>/ckpt/<model>-s<seed>``, skipped when it exists, trained in
+   this process on one thread (run two processes with different ``--seeds`` to use two cores). The seed changes
+   the head's initialisation, its batches and the pseudo-unseen validation folds; the backbone is shared.
 
 Models (configs/purls-v3.yaml is the shipped v3 recipe, ``star-6``): ``star-6`` STAR with 6 parts and
 cross-attention; ``star-6-noam`` mean-pooled part tokens instead of attention; ``baseline`` the global baseline
@@ -96,12 +97,19 @@ def ensure_backbone(benchmark: str) -> None:
 
 
 def train_heads(benchmark: str, models: list[str], seeds: list[int]) -> None:
+    """Heads in this process, one thread (run two of these with different seeds to use both cores: a head on
+    a few hundred cached clips is too small to gain from torchrun, whose start-up alone takes seconds)."""
+    import torch
+
+    from star.training.head import train_head
+
+    torch.set_num_threads(1)
     for seed in seeds:
         for model in models:
             if (REPO / checkpoint_dir(benchmark, model, seed) / "model.json").exists():
                 continue
             t0 = time.perf_counter()
-            star("train", overrides(benchmark, model, seed))
+            train_head(resolve_config(path=CONFIG, overrides=overrides(benchmark, model, seed)))
             print(f"== {benchmark}: {model} seed {seed} {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -97,6 +97,9 @@ MLP_JSON = REPO / "bench" / "results" / "mlp_floor_v2.json"
 MLP_SPEC = "view,joints"
 HEADS_JSON = REPO / "bench" / "results" / "heads_v2.json"
 KEYS = ("zsl_acc", "S", "U", "H", "gamma_val", "H_best_test", "ausuc")
+# the section and records that bench/purls_report.py writes into the same files
+PUBLISHED_BEGIN, PUBLISHED_END = "<!-- published:begin (bench/purls_report.py) -->", "<!-- published:end -->"
+PUBLISHED_SPLITS = ("purls-", "lodo-")
 
 
 # ------------------------------------------------------------------------ records
@@ -640,7 +643,16 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
               "```", ""]
     md = REPO / "docs" / "RESULTS.md"
     js = REPO / "docs" / "results.json"
-    for path, text in ((md, "\n".join(lines)), (js, json.dumps(records, indent=1))):
+    # bench/purls_report.py's section and records (PURLS's splits, leave one dataset out) stay as they are
+    old_md = md.read_text() if md.is_file() else ""
+    text = "\n".join(lines)
+    if PUBLISHED_BEGIN in old_md:
+        block = PUBLISHED_BEGIN + old_md.split(PUBLISHED_BEGIN, 1)[1].split(PUBLISHED_END, 1)[0] + PUBLISHED_END
+        head, sep, tail = text.partition("\n## ")
+        text = head + block + "\n\n" + sep.lstrip("\n") + tail
+    old_js = json.loads(js.read_text()) if js.is_file() else []
+    foreign = [r for r in old_js if str(r.get("split", "")).startswith(PUBLISHED_SPLITS)]
+    for path, text in ((md, text), (js, json.dumps(records + foreign, indent=1))):
         _write_atomic(path, text)
     return md, js
 

@@ -6,7 +6,7 @@ import streamlit as st
 from star import viz
 from ui import frame, loaders, model_view
 
-view = frame.view()
+view = frame.zero_shot_view("calibrating seen against unseen classes (S, U, H and gamma)")
 if view is not None:
     gamma = frame.gamma()
     st.caption("Move **gamma** in the sidebar: it is subtracted from every seen-class score before the GZSL argmax. "

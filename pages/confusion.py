@@ -5,7 +5,7 @@ import streamlit as st
 from star import viz
 from ui import frame, model_view
 
-view = frame.view()
+view = frame.zero_shot_view("the ZSL and GZSL confusion matrices")
 if view is not None:
     gamma = frame.gamma()
     cm = model_view.confusions(view, gamma)

@@ -14,19 +14,25 @@ if view is not None:
     st.subheader(f"{view.name}: {meta['model']} on {meta['benchmark']}")
     st.markdown(f"**What it is.** {model_view.part_pooling(meta).capitalize()}; class score: "
                 f"{model_view.class_score(meta)}. Benchmark: {model_view.benchmark_text(meta)}: "
-                f"{len(view.seen)} classes seen in training, {len(view.unseen)} unseen (zero-shot), "
-                f"{len(view.labels)} test clips in its evaluation bundle. {model_view.training_text(meta)}")
+                + (f"{len(view.seen)} classes seen in training, {len(view.unseen)} unseen (zero-shot), "
+                   if view.has_unseen else f"all {len(view.seen)} classes seen in training (an open vocabulary: it "
+                   "ranks any action names you give on the Predict page), ")
+                + f"{len(view.labels)} test clips in its evaluation bundle. {model_view.training_text(meta)}")
 
     st.subheader("How well it does on its test clips")
     cards = model_view.metric_cards(meta)
     for col, (label, value, help_) in zip(st.columns(len(cards) or 1), cards):
         col.metric(label, value, help=help_)
-    st.caption("Hover a number for what it measures. S, U and H use the checkpoint's gamma, chosen on validation "
-               "data; the Calibration page moves it.")
-
-    st.subheader(f"Gamma (calibrated stacking): {view.gamma:.4f}")
-    for paragraph in model_view.gamma_story(meta):
-        st.markdown(paragraph)
+    if view.has_unseen:
+        st.caption("Hover a number for what it measures. S, U and H use the checkpoint's gamma, chosen on "
+                   "validation data; the Calibration page moves it.")
+        st.subheader(f"Gamma (calibrated stacking): {view.gamma:.4f}")
+        for paragraph in model_view.gamma_story(meta):
+            st.markdown(paragraph)
+    else:
+        st.caption("Hover a number for what it measures.")
+        st.markdown(model_view.expected_accuracy_text(meta) or "No expected accuracy on new recordings was recorded "
+                    "with this checkpoint.")
 
     col1, col2 = st.columns(2)
     with col1:

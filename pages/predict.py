@@ -67,6 +67,13 @@ def predictions(view, key, pred, gamma: float, temperature: float, video_layout:
     unseen_names = [view.class_names[i] for i in view.unseen]
     top_k = st.slider("top-k", 1, min(10, len(view.class_names)), min(5, len(view.class_names)), key=TOP_K_KEY)
     zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, gamma, top_k, temperature)
+    if not view.has_unseen:  # an open-vocabulary model: one ranking of its classes, all seen in training
+        st.markdown(f"**Prediction: {gzsl_top[0]['class']}**")
+        st.plotly_chart(viz.topk_bar(gzsl_top, f"Among its {len(view.class_names)} classes (all seen in training)",
+                                     probability=True), width="stretch")
+        st.caption("To rank other action names (NTU RGB+D, PKU-MMD or your own), open **Open vocabulary** below. "
+                   "The raw scores are in the hover.")
+        return
     st.markdown(f"**Prediction (ZSL): {zsl_top[0]['class']}**")
     zsl = viz.topk_bar(zsl_top, f"ZSL: among the {len(view.unseen)} unseen classes", unseen=unseen_names,
                        probability=True)

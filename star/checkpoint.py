@@ -201,7 +201,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{d / SIDECAR}: sidecar lacks {missing}")
     num_classes = len(meta["class_names"])
     seen, unseen = set(meta["seen_classes"]), set(meta["unseen_classes"])
-    if seen & unseen or not unseen or seen | unseen != set(range(num_classes)):
+    if seen & unseen or not seen or seen | unseen != set(range(num_classes)):  # unseen may be empty: open vocabulary
         raise CheckpointError(f"{d / SIDECAR}: seen/unseen classes must partition 0..{num_classes - 1}")
     try:
         tensors = load_file(str(d / WEIGHTS))

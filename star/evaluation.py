@@ -26,7 +26,15 @@ ATTENTION_CLIPS = 24  # test clips whose attention maps go into the bundle
 
 
 def test_metrics(scores: np.ndarray, labels: np.ndarray, seen: list[int], unseen: list[int], gamma: float) -> dict:
-    """Every number ``star eval --json`` prints, as fractions in [0, 1]."""
+    """Every number ``star eval --json`` prints, as fractions in [0, 1].
+
+    A model without unseen classes (trained on every class, e.g. the open-vocabulary one) has only ``S``: top-1
+    accuracy of its test clips among all its classes; the zero-shot numbers are ``None``."""
+    if not len(unseen):
+        pred = np.asarray(seen)[np.argmax(np.asarray(scores)[:, seen], axis=1)]
+        return {"zsl_acc": None, "S": float(np.mean(pred == np.asarray(labels))) if len(labels) else None,
+                "U": None, "H": None, "gamma": float(gamma), "H_best_test": None, "gamma_best_test": None,
+                "ausuc": None}
     g = gzsl_metrics(scores, labels, seen, unseen, gamma)
     gamma_best, h_best = choose_gamma(scores, labels, seen, unseen)
     s_curve, u_curve, _ = seen_unseen_curve(scores, labels, seen, unseen)

@@ -25,7 +25,7 @@ from star.text import embed_texts, get_encoder
 from star.models.losses import DEFAULT_TAU
 from star.zsl import calibrated_scores, class_probabilities, cosine_scores
 
-DEFAULT_CHECKPOINT = "star-pool42-32-10"
+DEFAULT_CHECKPOINT = "star-openvocab-pool69"  # trained on every class of the four small datasets
 
 
 @dataclass
@@ -53,9 +53,10 @@ def top_lists(scores: np.ndarray, seen: list[int], unseen: list[int], names: lis
               temperature: float) -> tuple[list[dict], list[dict]]:
     """One clip's (C,) class scores -> (ZSL top-k over the unseen classes, GZSL top-k over all classes after
     calibrated stacking at ``gamma``), each entry {class, index, score, prob}; cheap, so a new gamma or k
-    needs no new forward pass."""
-    cal = calibrated_scores(scores[None], seen, gamma)[0]
-    return (_top(scores, unseen, names, k, temperature),
+    needs no new forward pass. Without unseen classes (an open-vocabulary model) the ZSL list is empty and the
+    other ranks all classes."""
+    cal = calibrated_scores(scores[None], seen, gamma)[0] if len(unseen) else scores
+    return (_top(scores, unseen, names, k, temperature) if len(unseen) else [],
             _top(cal, list(range(len(names))), names, k, temperature))
 
 
@@ -165,17 +166,20 @@ def read_input(path: str | Path) -> tuple[list[Clip], list[str] | None]:
 
 
 def candidate_pool(predictor: Predictor, candidates: list[str] | None, gzsl: bool) -> list[str]:
-    """The class names a prediction ranks: the given candidates, all classes (GZSL) or the unseen ones."""
+    """The class names a prediction ranks: the given candidates, all classes (GZSL, or a model without unseen
+    classes) or the unseen ones."""
     if candidates is not None:
         return candidates
-    names = predictor.class_names
-    return names if gzsl else [names[i] for i in predictor.meta["unseen_classes"]]
+    names, unseen = predictor.class_names, predictor.meta["unseen_classes"]
+    return names if gzsl or not unseen else [names[i] for i in unseen]
 
 
 def top_predictions(predictor: Predictor, clips: list[Clip], candidates: list[str] | None = None,
                     gzsl: bool = False, gamma: float | None = None, top_k: int = 5) -> list[list[dict]]:
     """For each clip, its top-k [{class, index, score}]: over ``candidates`` (open vocabulary) if given,
-    else over all classes after calibrated stacking (``gzsl``) or over the unseen classes (ZSL)."""
+    else over all classes after calibrated stacking (``gzsl``; a model without unseen classes: all its classes)
+    or over the unseen classes (ZSL)."""
     if candidates is not None:
         return predictor.rank_names(clips, candidates, top_k)
-    return [p.gzsl_top if gzsl else p.zsl_top for p in predictor.predict(clips, gamma, top_k)]
+    everything = gzsl or not predictor.meta["unseen_classes"]
+    return [p.gzsl_top if everything else p.zsl_top for p in predictor.predict(clips, gamma, top_k)]

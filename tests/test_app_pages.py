@@ -30,11 +30,13 @@ PAGES = {"Model": "pages/model.py", "Predict": "pages/predict.py", "Embedding sp
 
 
 def _star_checkpoint() -> Path:
-    """The shipped default if present, else the first STAR (non-baseline) checkpoint in checkpoints/."""
+    """The shipped zero-shot checkpoint (the one with unseen classes these pages are tested on) if present, else the
+    first STAR (non-baseline) checkpoint in checkpoints/ (tests/test_open_vocabulary.py has the open-vocabulary
+    default's pages)."""
     paths = list_checkpoints(REPO / "checkpoints")
     if not paths:
         pytest.fail("no checkpoints in checkpoints/; the app tests need the shipped checkpoints")
-    default = [p for p in paths if p.name == checkpoints.DEFAULT_CHECKPOINT]
+    default = [p for p in paths if p.name == checkpoints.ZERO_SHOT_CHECKPOINT]
     star = [p for p in paths if ModelView.load(p).is_star]
     return (default or star or paths)[0]
 

@@ -18,7 +18,8 @@ from star.checkpoint import CheckpointError, list_checkpoints
 from star.checkpoint_archive import MAX_COMPRESSED, unpack_checkpoint_zip
 from star.paths import checkpoint_roots
 
-DEFAULT_CHECKPOINT = "star-pool42-32-10"  # the shipped default (star.inference's; that module imports torch)
+DEFAULT_CHECKPOINT = "star-openvocab-pool69"  # the shipped default (star.inference's; that module imports torch)
+ZERO_SHOT_CHECKPOINT = "star-pool42-32-10"  # the shipped one with unseen classes, for the zero-shot / GZSL views
 REFUSED = "Only checkpoints under the configured checkpoint folders can be opened."
 UPLOAD_LIMIT_MB = MAX_COMPRESSED // 2**20  # the upload widget's limit, the archive's own
 
@@ -44,6 +45,24 @@ def checkpoint_choices(roots: list[Path] | None = None) -> dict[str, Path]:
 def default_choice(labels: list[str]) -> str | None:
     """The shipped default checkpoint's label if offered, else the first; None when there is none."""
     return DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in labels else (labels[0] if labels else None)
+
+
+def has_unseen_classes(path: Path) -> bool:
+    """Whether the checkpoint at ``path`` has unseen classes (its sidecar's ``unseen_classes``); False when its
+    sidecar cannot be read."""
+    import json
+
+    try:
+        return bool(json.loads((Path(path) / "model.json").read_text()).get("unseen_classes"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def zero_shot_choice(choices: dict[str, Path]) -> str | None:
+    """The label of a checkpoint with unseen classes, for the views that need them: the shipped zero-shot one
+    when offered, else the first such; None when no offered checkpoint has unseen classes."""
+    order = sorted(choices, key=lambda label: label != ZERO_SHOT_CHECKPOINT)
+    return next((label for label in order if has_unseen_classes(choices[label])), None)
 
 
 def resolve_typed_path(typed: str, roots: list[Path] | None = None) -> Path:

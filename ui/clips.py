@@ -106,17 +106,19 @@ def top_classes(zsl_top: list[dict], gzsl_top: list[dict], limit: int = 8) -> li
 
 # ----------------------------------------------------------------------------------- open vocabulary
 OWN_CLASSES, CUSTOM = "This checkpoint's classes", "Your own list"
-VOCABULARY_PRESETS = (OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", CUSTOM)
+POOL69 = "NW-UCLA + MSR Action3D + GTU3D + UTD-MHAD"
+VOCABULARY_PRESETS = (OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", POOL69, CUSTOM)
 
 
 def vocabulary(preset: str, checkpoint_classes: list[str], custom_text: str = "") -> list[str]:
     """The candidate names of a preset: the checkpoint's own classes, NTU RGB+D 60 (the first 60 of NTU-120's
-    list), NTU RGB+D 120, PKU-MMD (``assets/classes``), or one name per line of ``custom_text``; blanks and
-    repeats dropped, order kept."""
+    list), NTU RGB+D 120, PKU-MMD, the four small datasets here (pool42 + UTD-MHAD, 68 names; ``assets/classes``),
+    or one name per line of ``custom_text``; blanks and repeats dropped, order kept."""
     from star.data.benchmarks import class_list
 
     lists = {OWN_CLASSES: lambda: checkpoint_classes, "NTU RGB+D 60": lambda: class_list("ntu120")[:60],
              "NTU RGB+D 120": lambda: class_list("ntu120"), "PKU-MMD": lambda: class_list("pkummd"),
+             POOL69: lambda: class_list("pool42") + class_list("utdmhad"),
              CUSTOM: lambda: custom_text.splitlines()}
     if preset not in lists:
         raise ValueError(f"unknown vocabulary '{preset}' (one of {', '.join(VOCABULARY_PRESETS)})")

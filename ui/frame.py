@@ -27,7 +27,7 @@ from star.checkpoint import CheckpointError
 from star.paths import cache_dir
 from ui import loaders, uploads
 from ui.checkpoints import (UPLOAD_LIMIT_MB, CheckpointRefused, UploadedCheckpoint, cache_key, checkpoint_choices,
-                            default_choice, encoder_is_safe, resolve_typed_path, visitor_message)
+                            default_choice, encoder_is_safe, resolve_typed_path, visitor_message, zero_shot_choice)
 from ui.model_view import ModelView
 
 PICK, PATH, ZIP, GAMMA = "checkpoint_pick", "checkpoint_path", "checkpoint_zip", "gamma"
@@ -161,8 +161,11 @@ def sidebar() -> Loaded:
     st.session_state[LOADED] = loaded
     if loaded.view is None:
         st.sidebar.error(f"Cannot load checkpoint: {loaded.error}")
-    else:
+    elif loaded.view.has_unseen:
         _gamma_controls(loaded.view, loaded.key)
+    else:
+        st.sidebar.caption(f"{loaded.view.meta['benchmark']} · {loaded.view.meta['model']} · every class seen in "
+                           "training: no gamma (it only trades seen against unseen classes)")
     return loaded
 
 
@@ -195,11 +198,36 @@ def view() -> ModelView | None:
     return current.view
 
 
+def _open(label: str) -> None:
+    st.session_state.update({PICK: label, PATH: ""})
+
+
+def zero_shot_view(what: str) -> ModelView | None:
+    """The loaded checkpoint if it has unseen classes; else None after saying in the page that ``what`` needs
+    them, with a button that opens a checkpoint that has them (pages return early on None)."""
+    current = view()
+    if current is None or current.has_unseen:
+        return current
+    st.info(f"**{current.name}** was trained on every one of its classes, so it has no unseen classes: {what} "
+            "needs a model that some classes were kept from.")
+    label = zero_shot_choice(checkpoint_choices())
+    if label is None:
+        st.caption("No checkpoint with unseen classes is offered in the checkpoint folders.")
+    else:
+        st.button(f"Open {label}", key="open_zero_shot", on_click=_open, args=(label,), type="primary",
+                  help="A checkpoint with seen and unseen classes (its GZSL gamma comes with it)")
+    return None
+
+
 def key() -> loaders.Key:
     return loaded().key
 
 
 def gamma() -> float:
+    """The sidebar's gamma; a checkpoint without unseen classes has no gamma control: its own (unused) value."""
+    current = loaded().view
+    if current is not None and not current.has_unseen:
+        return current.gamma
     return float(st.session_state[GAMMA])
 
 

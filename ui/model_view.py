@@ -37,6 +37,11 @@ class ModelView(Checkpoint):
         return cls(ckpt.path, ckpt.meta, ckpt.tensors, ckpt.load_bundle(), analysis.file_digest(ckpt.bundle_path))
 
     @property
+    def has_unseen(self) -> bool:
+        """False for a model trained on every class (the open-vocabulary one): no zero-shot or GZSL views."""
+        return len(self.unseen) > 0
+
+    @property
     def is_star(self) -> bool:
         return self.meta.get("model") == "star" and "desc_proj" in self.bundle
 
@@ -65,9 +70,11 @@ def model_overview(view: ModelView) -> dict[str, str]:
     m, te = view.meta, view.meta["text_encoder"]
     return {
         "Checkpoint": view.name, "Model": str(m["model"]), "Benchmark": str(m["benchmark"]),
-        "Classes": f"{len(view.class_names)} ({len(view.seen)} seen / {len(view.unseen)} unseen)",
+        "Classes": (f"{len(view.class_names)} ({len(view.seen)} seen / {len(view.unseen)} unseen)" if view.has_unseen
+                    else f"{len(view.class_names)}, all seen in training (open vocabulary)"),
         "Parts": f"{m['num_parts']}: {', '.join(m['part_names'])}",
-        "Text encoder": f"{te['id']} (dim {te['dim']})", "Gamma": f"{view.gamma:.4f}",
+        "Text encoder": f"{te['id']} (dim {te['dim']})",
+        "Gamma": f"{view.gamma:.4f}" if view.has_unseen else "does not apply (no unseen classes)",
         "Test clips in bundle": str(len(view.labels)), "Code version": str(m.get("code_version", "?")),
         "Seed": str(m.get("seed", "?")), "Device": str(m.get("device", "?")),
         "Training precision": training_precision(m),
@@ -91,6 +98,13 @@ def what_it_knows(view: ModelView, temperature: float) -> str:
     """One paragraph for the Predict page: what the model was trained on, what it can name, and what its
     probabilities mean."""
     n, s, u = len(view.class_names), len(view.seen), len(view.unseen)
+    if not u:
+        return (f"**What this model knows.** It was trained on every one of its {n} action classes, from "
+                f"{benchmark_text(view.meta)}, to match skeleton motion with the text of action names and body-part "
+                "descriptions, so it can rank a clip against any names you give below (an open vocabulary). "
+                + expected_accuracy_text(view.meta) + " An action that is none of the names gets no meaningful "
+                "answer: the probabilities are shares among the listed names (softmax of the class scores at the "
+                f"model's own temperature, {temperature:g}), not a confidence that the clip shows one of them.")
     return (f"**What this model knows.** It was trained on {s} action classes of {benchmark_text(view.meta)} and "
             f"ranks a clip only against action names: its {n} classes ({u} of them never seen in training, the "
             "zero-shot ones) or the names you give below. An action that is none of the names gets no meaningful "
@@ -138,9 +152,30 @@ METRICS = (  # sidecar key, label, what it means
 
 
 def metric_cards(meta: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The sidecar's test metrics as (label, value in percent, what it means), in a fixed order."""
+    """The sidecar's test metrics as (label, value in percent, what it means), in a fixed order; a model without
+    unseen classes has only its top-1 accuracy on its test clips (and, when recorded, its expected accuracy on a
+    new sensor)."""
     m = meta.get("metrics", {})
-    return [(label, f"{float(m[k]) * 100:.2f} %", help_) for k, label, help_ in METRICS if k in m]
+    if not meta.get("unseen_classes"):
+        cards = [("Top-1 on its test clips", f"{float(m['S']) * 100:.2f} %",
+                  "Accuracy on the benchmark's test clips (other views or subjects than the training clips), ranking "
+                  "all the model's classes, every one of them seen in training.")] if m.get("S") is not None else []
+        lodo = meta.get("expected_accuracy")
+        if lodo:
+            cards.append(("Expected ZSL top-1 on a new sensor", f"{float(lodo['zsl_acc']) * 100:.2f} %",
+                          lodo["meaning"]))
+        return cards
+    return [(label, f"{float(m[k]) * 100:.2f} %", help_) for k, label, help_ in METRICS if m.get(k) is not None]
+
+
+def expected_accuracy_text(meta: dict[str, Any]) -> str:
+    """A sentence on the accuracy to expect on new recordings, from the sidecar's ``expected_accuracy`` (written
+    by ``bench/ship.py --expected-from`` from leave-one-dataset-out runs); empty when none was recorded."""
+    lodo = meta.get("expected_accuracy")
+    if not lodo:
+        return ""
+    return (f"On a new sensor with new actions expect about {float(lodo['zsl_acc']) * 100:.0f} % top-1 "
+            f"({lodo['meaning']})")
 
 
 def metric_rows(meta: dict[str, Any]) -> list[dict[str, str]]:

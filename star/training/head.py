@@ -394,5 +394,6 @@ def finish(cfg: RunConfig, bench, feats: dict, encoder, names, parts, choice: di
         meta = checkpoint_meta(cfg, bench, encoder, head.config, choice, metrics,
                                wall_time_s=round(validation_s + time.perf_counter() - t0, 1))
         save_checkpoint(out, tensors, meta, bundle)
-        print(f"checkpoint: {out}  ZSL {metrics['zsl_acc']:.3f}  S {metrics['S']:.3f}  U {metrics['U']:.3f}"
-              f"  H {metrics['H']:.3f}  (gamma {metrics['gamma']:.4f}, chosen on validation)")
+        shown = "  ".join(f"{k if k != 'zsl_acc' else 'ZSL'} {metrics[k]:.3f}" for k in ("zsl_acc", "S", "U", "H")
+                          if metrics[k] is not None)
+        print(f"checkpoint: {out}  {shown}  (gamma {metrics['gamma']:.4f}, chosen on validation)")
