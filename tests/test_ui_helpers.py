@@ -354,13 +354,13 @@ def test_gamma_scale_spans_the_middle_margins_and_holds_the_checkpoint_gamma():
 
 def test_vocabulary_presets():
     from star.data.benchmarks import class_list
-    from ui.clips import CUSTOM, OWN_CLASSES, VOCABULARY_PRESETS, vocabulary
+    from ui.clips import CUSTOM, OWN_CLASSES, POOL69, VOCABULARY_PRESETS, vocabulary
 
     assert vocabulary(OWN_CLASSES, ["a", "b"]) == ["a", "b"]
     assert vocabulary("NTU RGB+D 60", []) == list(class_list("ntu120")[:60])
     assert len(vocabulary("NTU RGB+D 120", [])) == 120 and len(vocabulary("PKU-MMD", [])) == 51
     assert vocabulary(CUSTOM, [], " wave \n\nclap\nwave\n") == ["wave", "clap"]  # blanks and repeats dropped
-    assert set(VOCABULARY_PRESETS) == {OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", CUSTOM}
+    assert set(VOCABULARY_PRESETS) == {OWN_CLASSES, "NTU RGB+D 60", "NTU RGB+D 120", "PKU-MMD", POOL69, CUSTOM}
     with pytest.raises(ValueError, match="unknown vocabulary"):
         vocabulary("Kinetics", [])
 
