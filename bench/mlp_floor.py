@@ -49,7 +49,7 @@ from torch import nn  # noqa: E402
 
 from star import zsl  # noqa: E402
 from star.data import get_benchmark  # noqa: E402
-from star.data.benchmarks import POOL42_COMPONENTS  # noqa: E402
+from star.data.benchmarks import BY_CLASS, POOL42_COMPONENTS  # noqa: E402
 from star.skeleton.canonical import Canonical  # noqa: E402
 from star.skeleton.transforms import augment, to_model_input  # noqa: E402
 from star.training.runlog import cpu_model  # noqa: E402
@@ -237,6 +237,8 @@ def run_one(data: Data, text: np.ndarray, seed: int, aug_copies: int = AUG_COPIE
             "n_seen": int(m_s.sum()), "n_unseen": int(m_u.sum()),
             "n_unseen_classes": int(sum(data.class_source[c] == k for c in unseen)),
         }
+    rec["zsl_by_class"] = {str(c): [int(np.sum(zpred[y == c] == c)), int(np.sum(y == c))] for c in unseen
+                           if np.any(y == c)}  # [right, clips] per unseen class (ZSL argmax over unseen classes)
     rec.update(own_source_shares(s, y, src, seen, unseen, data.class_source, text, data.sources))
     rec["wall_s"] = time.perf_counter() - t0
     return rec
@@ -293,6 +295,13 @@ def merge_records(path: Path, new: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def bank_key(bench) -> tuple:
+    """What a loaded bank (its clips and their train / test roles) depends on: the clip-bank files and, under the
+    by-class protocol (PURLS's splits, leave one dataset out), the class split too."""
+    by_class = any(c.protocol == BY_CLASS for c in bench.components)
+    return bench.components, (tuple(bench.unseen_classes) if by_class else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="pool42-r0", help="benchmark(s), comma-separated (pool42-32/10, pool42-r0..r4)")
@@ -320,22 +329,23 @@ def main(argv: list[str] | None = None) -> int:
     if out is not None and args.skip_done and out.is_file():
         done = {(r["split"], r["seed"], r["spec"], r.get("protocol", "clips"), r.get("source_norm", False))
                 for r in json.loads(out.read_text())}
-    banks: dict = {}  # one load per set of clip-bank files (all pool42 splits share one)
+    banks: dict = {}  # one load per set of clip-bank files (all pool42 splits share one) and by-class split
     prepared: dict = {}  # (files, spec) -> Data: the canonical features do not depend on the class split
     for split in splits:
         bench = get_benchmark(split)
         text = name_embeddings(bench.class_names)
-        if bench.components not in banks:
-            banks[bench.components] = bench.load_bank()
+        files = bank_key(bench)
+        if files not in banks:
+            banks[files] = bench.load_bank()
         for spec in specs:
             todo = [sd for sd in seeds
                     if (bench.name, sd, spec.to_spec(), args.protocol, args.source_norm) not in done]
             if not todo:
                 continue
             t0 = time.perf_counter()
-            key = (bench.components, spec)
+            key = (files, spec)
             if key not in prepared:
-                prepared[key] = Data(split, spec, bank=banks[bench.components])
+                prepared[key] = Data(split, spec, bank=banks[files])
             data = prepared[key]
             data.bench = bench
             prep = time.perf_counter() - t0

@@ -13,13 +13,16 @@ fourth is ranked among its own class names). For each benchmark:
    this process on one thread (run two processes with different ``--seeds`` to use two cores). The seed changes
    the head's initialisation, its batches and the pseudo-unseen validation folds; the backbone is shared.
 
-Models (configs/purls-v3.yaml is the shipped v3 recipe, ``star-6``): ``star-6`` STAR with 6 parts and
-cross-attention; ``star-6-noam`` mean-pooled part tokens instead of attention; ``baseline`` the global baseline
-(no parts, no prompts) on the same features. The plain-MLP floor is ``bench/mlp_floor.py``;
+Models (configs/purls-v3.yaml is the shipped v3 recipe with one validation fold instead of three, ``star-6``):
+``star-6`` STAR with 6 parts and cross-attention; ``star-6-f3`` the same with the shipped recipe's three folds (four
+times the head's cost); ``star-6-noam`` mean-pooled part tokens instead of attention; ``baseline`` the global
+baseline (no parts, no prompts) on the same features. The plain-MLP floor is ``bench/mlp_floor.py``;
 ``bench/purls_report.py`` writes the tables. The epoch and part weight are chosen on validation ZSL accuracy
 (``validation.select_by: zsl``) on the ZSL benchmarks and on validation H on the ``-gzsl`` ones.
 
-    .venv/bin/python bench/purls.py --benchmarks purls --models star-6,star-6-noam,baseline --seeds 0,1,2,3,4
+    .venv/bin/python bench/purls.py --benchmarks purls --stage backbone
+    .venv/bin/python bench/purls.py --benchmarks purls --stage heads --worker 0/2 &   # two processes, one core each
+    .venv/bin/python bench/purls.py --benchmarks purls --stage heads --worker 1/2
     .venv/bin/python bench/purls.py --benchmarks purls-gzsl,lodo --stage backbone
     .venv/bin/python bench/purls.py --benchmarks purls-utdmhad-22/5 --models baseline --seeds 0
 """
@@ -45,7 +48,7 @@ GROUPS = {"purls": [b for b in list_benchmarks() if b.startswith("purls-") and n
           "purls-gzsl": [b for b in list_benchmarks() if b.startswith("purls-") and b.endswith("-gzsl")],
           "lodo": [b for b in list_benchmarks() if b.startswith("lodo-")]}
 KNOWN = tuple(b for group in GROUPS.values() for b in group)
-MODELS = {"star-6": {}, "star-6-noam": {"head.arch.use_attention": False},
+MODELS = {"star-6": {}, "star-6-f3": {"validation.folds": 3}, "star-6-noam": {"head.arch.use_attention": False},
           "baseline": {"head.model": "baseline", "head.part_weight_grid": []}}
 
 
@@ -96,21 +99,28 @@ def ensure_backbone(benchmark: str) -> None:
             print(f"== {benchmark}: {stage} {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def train_heads(benchmark: str, models: list[str], seeds: list[int]) -> None:
-    """Heads in this process, one thread (run two of these with different seeds to use both cores: a head on
-    a few hundred cached clips is too small to gain from torchrun, whose start-up alone takes seconds)."""
+def head_jobs(benchmarks: list[str], models: list[str], seeds: list[int], worker: tuple[int, int] = (0, 1)) -> list:
+    """(benchmark, model, seed) in seed-major order (every benchmark's seed 0 before any seed 1, so a run cut short
+    still covers every split), every ``n``-th job from the ``i``-th for worker ``(i, n)``."""
+    jobs = [(b, m, s) for s in seeds for b in benchmarks for m in models]
+    i, n = worker
+    return jobs[i::n]
+
+
+def train_heads(jobs: list[tuple[str, str, int]]) -> None:
+    """Heads in this process, one thread (run ``--worker 0/2`` and ``--worker 1/2`` side by side to use two
+    cores: a head on a few hundred cached clips gains little from torchrun, whose start-up alone takes seconds)."""
     import torch
 
     from star.training.head import train_head
 
     torch.set_num_threads(1)
-    for seed in seeds:
-        for model in models:
-            if (REPO / checkpoint_dir(benchmark, model, seed) / "model.json").exists():
-                continue
-            t0 = time.perf_counter()
-            train_head(resolve_config(path=CONFIG, overrides=overrides(benchmark, model, seed)))
-            print(f"== {benchmark}: {model} seed {seed} {time.perf_counter() - t0:.0f} s", flush=True)
+    for benchmark, model, seed in jobs:
+        if (REPO / checkpoint_dir(benchmark, model, seed) / "model.json").exists():
+            continue
+        t0 = time.perf_counter()
+        train_head(resolve_config(path=CONFIG, overrides=overrides(benchmark, model, seed)))
+        print(f"== {benchmark}: {model} seed {seed} {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def _names(text: str, known: tuple[str, ...], what: str, ap: argparse.ArgumentParser,
@@ -130,15 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="star-6,star-6-noam,baseline", help=f"comma-separated, of {', '.join(MODELS)}")
     ap.add_argument("--seeds", default="0,1,2,3,4", help="head seeds, comma-separated")
     ap.add_argument("--stage", choices=("all", "backbone", "heads"), default="all")
+    ap.add_argument("--worker", default="0/1", help="i/n: train every n-th head from the i-th (heads in n processes)")
     args = ap.parse_args(argv)
     benchmarks = _names(args.benchmarks, KNOWN, "benchmark", ap, GROUPS)
     models = _names(args.models, tuple(MODELS), "model", ap)
     seeds = [int(s) for s in args.seeds.split(",")]
-    for benchmark in benchmarks:
-        if args.stage in ("all", "backbone"):
+    i, n = (int(x) for x in args.worker.split("/"))
+    if not 0 <= i < n:
+        ap.error(f"--worker {args.worker}: expected i/n with 0 <= i < n")
+    if args.stage in ("all", "backbone"):
+        for benchmark in benchmarks:
             ensure_backbone(benchmark)
-        if args.stage in ("all", "heads"):
-            train_heads(benchmark, models, seeds)
+    if args.stage in ("all", "heads"):
+        train_heads(head_jobs(benchmarks, models, seeds, (i, n)))
     return 0
 
 

@@ -20,7 +20,7 @@ FRACTIONS = ("zsl_acc", "S", "U", "H", "H_best_test", "ausuc")
 
 @pytest.mark.parametrize("path", ["docs/results.json", "bench/results/heads_v2.json"])
 def test_committed_records_follow_the_schema(path):
-    records = json.loads((REPO / path).read_text())
+    records = [r for r in json.loads((REPO / path).read_text()) if not r["split"].startswith(results.PUBLISHED_SPLITS)]
     assert records, path
     keys = set()
     for r in records:
@@ -196,3 +196,103 @@ def test_source_breakdown_oracle_zsl_and_cross_source_errors():
     assert out["zsl_errors_cross_source"] == 1.0
     assert out["per_source"]["nwucla"]["zsl_acc"] == 0.5
     assert out["per_source"]["msr3d"]["zsl_acc"] == 1.0
+
+
+# ------------------------------------------------------------------ bench/purls_report.py (issue 25)
+def _head(bench, model, seed, **metrics):
+    return {"benchmark": bench, "model": model, "seed": seed, "wall_time_s": {"head": 10.0}, "device": "cpu (X, 1 threads)",
+            **metrics}
+
+
+def test_purls_records_take_zsl_from_purls_protocol_and_gzsl_from_the_clip_split():
+    from bench import purls_report
+
+    heads = [_head("purls-utdmhad-22/5", "star-6", 0, zsl_acc=0.6, S=0.0, U=0.6, H=0.0),
+             _head("purls-utdmhad-22/5-gzsl", "star-6", 0, zsl_acc=0.5, S=0.8, U=0.3, H=0.436, gamma_val=0.2,
+                   H_best_test=0.5, ausuc=0.3),
+             _head("purls-utdmhad-22/5", "baseline", 1, zsl_acc=0.4)]
+    recs = {(r["model"], r["seed"]): r for r in purls_report.split_records(heads)}
+    assert len(recs) == 2
+    star = recs[("star-6", 0)]
+    assert star["split"] == "purls-utdmhad-22/5" and star["zsl_acc"] == 0.6 and star["zsl_acc_gzsl"] == 0.5
+    assert (star["S"], star["U"], star["H"], star["gamma_val"]) == (0.8, 0.3, 0.436, 0.2)
+    assert star["gzsl_protocol"] == "utdmhad-xsub"
+    base = recs[("baseline", 1)]
+    assert base["zsl_acc"] == 0.4 and base["S"] is None and base["H"] is None
+
+
+def test_purls_paired_differences_and_the_lodo_overlap_split():
+    from bench import purls_report
+
+    recs = [{"split": "s", "model": m, "seed": k, "zsl_acc": a}
+            for k, (x, y) in enumerate([(0.5, 0.4), (0.6, 0.4), (0.7, 0.4)]) for m, a in (("a", x), ("b", y))]
+    mean, half, n = purls_report.paired(recs, "s", "a", "b")
+    assert n == 3 and mean == pytest.approx(0.2) and half == pytest.approx(4.302653 * 0.1 / 3 ** 0.5, rel=1e-5)
+    # MLP records carry [right, clips] per held-out class: UTD-MHAD's "tennis serve" (label 42 + 16) overlaps MSR's
+    by_class = {"58": [3, 4], "42": [1, 4]}  # tennis serve; right arm swipe to the left (overlaps horizontal wave)
+    got = purls_report.lodo_breakdown("lodo-utdmhad", {"zsl_by_class": {**by_class, "50": [0, 2]}})
+    # 50 = 42 + 8: right hand draw circle (clockwise), an overlap too; nothing novel among these three
+    assert got == {"zsl_acc_overlap": pytest.approx(4 / 10), "zsl_acc_novel": None}
+    got = purls_report.lodo_breakdown("lodo-utdmhad", {"zsl_by_class": {"47": [2, 4], "58": [1, 1]}})
+    assert got == {"zsl_acc_overlap": 1.0, "zsl_acc_novel": 0.5}  # 47 = cross arms in the chest: novel
+
+
+def test_purls_report_replaces_its_own_section_and_records_only(tmp_path, monkeypatch):
+    from bench import purls_report
+
+    md, js = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    md.write_text("# Results\n\nintro\n\n## pool42 table\n\nrows\n")
+    js.write_text(json.dumps([{"split": "pool42-r0", "model": "mlp", "seed": 0}]))
+    monkeypatch.setattr(purls_report, "RESULTS_MD", md)
+    monkeypatch.setattr(purls_report, "RESULTS_JSON", js)
+    monkeypatch.setattr(purls_report, "published", lambda: {"purls-utdmhad-22/5": {
+        "ReViSE": 29.37, "DeViSE": 12.5, "Global": 23.0, "PURLS": 57.5}})
+    heads = [_head("purls-utdmhad-22/5", "star-6", s, zsl_acc=0.5 + 0.1 * s) for s in range(3)]
+    for _ in range(2):  # a second run replaces the section, it does not add another
+        purls_report.write(purls_report.split_records(heads), heads)
+    text = md.read_text()
+    assert text.count(results.PUBLISHED_BEGIN) == 1 and text.startswith("# Results\n\nintro\n")
+    assert text.index(results.PUBLISHED_END) < text.index("## pool42 table") and text.rstrip().endswith("rows")
+    assert "| PURLS (published) | 57.50 |" in text
+    assert "| STAR-6 (shipped recipe, 1 validation fold) (ours) | 60.0 ± 24.8 (3) |" in text
+    assert "| star-6 - PURLS (published) | +2.5 |" in text
+    recs = json.loads(js.read_text())
+    assert [r["split"] for r in recs] == ["pool42-r0"] + ["purls-utdmhad-22/5"] * 3
+
+
+def test_committed_published_table_records():
+    """docs/results.json's PURLS-split and leave-one-dataset-out records: the splits the issue names, >= 5 seeds of
+    every model per split, fractions, and H the harmonic mean of S and U where the GZSL run exists."""
+    from bench import purls_report
+
+    records = [r for r in json.loads((REPO / "docs/results.json").read_text())
+               if r["split"].startswith(results.PUBLISHED_SPLITS)]
+    splits = {r["split"] for r in records}
+    assert {"purls-nwucla-8/2", "purls-nwucla-5/5", "purls-utdmhad-22/5", "purls-utdmhad-18/9",
+            "purls-utdmhad-14/13"} <= splits
+    seeds: dict = {}
+    for r in records:
+        assert r["model"] in purls_report.ORDER + purls_report.EXTRA and 0.0 <= r["zsl_acc"] <= 1.0
+        seeds.setdefault((r["split"], r["model"]), set()).add(r["seed"])
+        if r.get("S") is not None:
+            expect = 0.0 if r["S"] + r["U"] == 0 else 2 * r["S"] * r["U"] / (r["S"] + r["U"])
+            assert math.isclose(r["H"], expect, abs_tol=1e-9)
+    assert all(len(v) >= 5 for k, v in seeds.items() if k[0].startswith("purls-") and k[1] in purls_report.ORDER), seeds
+
+
+def test_the_mlp_floor_reloads_a_bank_whose_roles_depend_on_the_class_split():
+    from bench.mlp_floor import bank_key
+    from star.data import get_benchmark
+
+    assert bank_key(get_benchmark("pool42-r0")) == bank_key(get_benchmark("pool42-r1"))  # roles by sample protocol
+    assert bank_key(get_benchmark("purls-utdmhad-22/5")) != bank_key(get_benchmark("purls-utdmhad-18/9"))
+    assert bank_key(get_benchmark("lodo-msr3d")) != bank_key(get_benchmark("lodo-gtu3d"))
+
+
+def test_purls_head_jobs_are_seed_major_and_split_between_workers():
+    from bench.purls import head_jobs
+
+    jobs = head_jobs(["a", "b"], ["m", "n"], [0, 1])
+    assert jobs[:4] == [("a", "m", 0), ("a", "n", 0), ("b", "m", 0), ("b", "n", 0)] and len(jobs) == 8
+    w0, w1 = head_jobs(["a", "b"], ["m", "n"], [0, 1], (0, 2)), head_jobs(["a", "b"], ["m", "n"], [0, 1], (1, 2))
+    assert sorted(w0 + w1) == sorted(jobs) and not set(w0) & set(w1)
