@@ -160,6 +160,24 @@ def fused_scores(global_features: Any, name_proj: Any, part_features: Any = None
     return scores + part_weight * part_scores(part_features, desc_proj)
 
 
+def hubness_corrected(scores: Any, reference_scores: Any, k: int = 10) -> np.ndarray:
+    """Class scores with each class's hubness removed (the class term of CSLS, Lample et al., ICLR 2018).
+
+    A class text that lies close to every skeleton feature (a "hub") wins many clips that are not its own; CSLS
+    subtracts from each class's score the mean of its ``k`` highest scores over a reference set of clips. Here the
+    reference is the model's own training clips (seen classes only), so no test clip is used. scores: (N, C);
+    reference_scores: (M, C) of the reference clips; returns (N, C) ``scores - r`` with ``r[c]`` that mean.
+    (CSLS's clip term and factor 2 do not change how a clip ranks the classes, so they are left out.)"""
+    s, ref = _as_scores(scores), _as_scores(reference_scores)
+    if ref.shape[1] != s.shape[1]:
+        raise ValueError(f"reference scores have {ref.shape[1]} classes, the scores {s.shape[1]}")
+    k = int(k)
+    if not 1 <= k <= ref.shape[0]:
+        raise ValueError(f"k must be in 1..{ref.shape[0]} (the reference clips), got {k}")
+    r = -np.mean(np.partition(-ref, k - 1, axis=0)[:k], axis=0)
+    return s - r[None, :]
+
+
 def class_probabilities(scores: Any, candidates: Sequence[int], temperature: float) -> np.ndarray:
     """Softmax of ``scores / temperature`` over the ``candidates`` columns only: (N, C) or (C,) -> same shape,
     0 outside the candidates. These are probabilities *among the candidates*: an action that is none of them

@@ -338,3 +338,18 @@ def test_gzsl_margins_are_where_decisions_flip():
     for i, margin in enumerate(m):  # just below its margin a clip stays seen, just above it turns unseen
         assert gzsl_predict(scores, [0, 1], margin - 1e-9)[i] in (0, 1)
         assert gzsl_predict(scores, [0, 1], margin + 1e-9)[i] == 2
+
+
+def test_hubness_correction_subtracts_each_class_mean_of_its_k_best_reference_scores():
+    from star.zsl import hubness_corrected
+
+    reference = np.array([[0.9, 0.1], [0.8, 0.3], [0.7, 0.2]])  # class 0 is a hub: close to every training clip
+    scores = np.array([[0.6, 0.5]])
+    got = hubness_corrected(scores, reference, k=2)
+    assert got == pytest.approx(np.array([[0.6 - 0.85, 0.5 - 0.25]]))  # 0.85 = mean(0.9, 0.8); 0.25 = mean(0.3, 0.2)
+    assert int(np.argmax(got)) == 1 and int(np.argmax(scores)) == 0  # the hub loses the clip
+    assert hubness_corrected(scores, reference, k=3) == pytest.approx(np.array([[0.6 - 0.8, 0.5 - 0.2]]))
+    with pytest.raises(ValueError, match="k must be"):
+        hubness_corrected(scores, reference, k=4)
+    with pytest.raises(ValueError, match="classes"):
+        hubness_corrected(scores, reference[:, :1], k=1)
