@@ -388,3 +388,18 @@ def test_model_page_texts_are_words():
     settings = {r["setting"]: r["value"] for r in config_rows(view.meta)}
     assert settings["head: part weights tried on validation"] == "0, 0.5, 1, 2, 4, 8, 16"
     assert settings["validation folds"] == "3" and settings["backbone: precision"] == "bf16"
+
+
+def test_a_process_that_ends_during_the_warm_up_exits_cleanly(repo_root):
+    """The warm-up thread is inside torch when the interpreter ends: it is stopped and joined at exit (a daemon thread
+    left in torch aborted the process with status 134)."""
+    import subprocess
+    import sys
+
+    code = ("import time; from ui import loaders, clips; from ui.checkpoints import cache_key; "
+            "loaders.WARM_DELAY_S = 0.0; "
+            "key = cache_key('checkpoints/star-pool42-32-10'); "
+            "assert loaders.warm_samples(key, clips.builtin_samples()); time.sleep(2.0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "terminate called" not in done.stderr

@@ -11,6 +11,7 @@ bar's updates and replay them on every cache hit.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -213,8 +214,11 @@ def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) ->
 
     def work() -> None:
         _background_priority()
-        time.sleep(WARM_DELAY_S)  # after the page that started it has been drawn
+        if _stop_warming.wait(WARM_DELAY_S):  # after the page that started it has been drawn; or the process ends
+            return
         for sample in samples:
+            if _stop_warming.is_set():
+                return
             try:
                 clip = sample_clip(sample)
                 pred = predict(key, clip.frames, clip.source)
@@ -233,8 +237,24 @@ def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) ->
 
     # cached functions called outside a script run log "missing ScriptRunContext" at every call: expected here
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    threading.Thread(target=work, name="star-warm-samples", daemon=True).start()
+    thread = threading.Thread(target=work, name="star-warm-samples", daemon=True)
+    _warm_threads.append(thread)
+    thread.start()
     return True
+
+
+_stop_warming = threading.Event()
+_warm_threads: list[threading.Thread] = []
+
+
+@atexit.register
+def _end_warm_ups(timeout_s: float = 60.0) -> None:
+    """At exit, let a running warm-up finish its step and stop: a daemon thread still inside torch when the
+    interpreter finalises aborts the process ("terminate called without an active exception", exit status 134)."""
+    _stop_warming.set()
+    deadline = time.monotonic() + timeout_s
+    for thread in _warm_threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 # ----------------------------------------------------------------------------------- uploaded videos
