@@ -115,7 +115,7 @@ def test_source_normalised_uses_each_sources_training_clips_only():
     from bench.mlp_floor import source_normalised
 
     feats = np.array([[1.0, 10.0], [3.0, 14.0], [100.0, 0.0], [5.0, 5.0], [7.0, 9.0], [-50.0, 2.0]])
-    data = SimpleNamespace(feats=feats, clip_source=np.array([0, 0, 0, 1, 1, 2]))
+    data = SimpleNamespace(feats=feats, clip_source=np.array([0, 0, 0, 1, 1, 2]), sources=("nwucla", "msr3d", "gtu3d"))
     idx = np.array([0, 1, 3, 4, 5])  # clip 2 (source 0) is not a training clip: its value must not count
     out = source_normalised(data, idx)
     # source 0: mean (2, 12), std (1, 2); source 1: mean (6, 7), std (1, 2); source 2: one clip, std 0
