@@ -219,6 +219,17 @@ def paired(records: list[dict], split: str, a: str, b: str, key: str = "zsl_acc"
     return mean_ci([row[a] - row[b] for row in by.values() if a in row and b in row])
 
 
+def _table_head(columns: list[str], splits: list[str]) -> list[str]:
+    """A markdown table's header and rule: text ``columns``, then one numeric column per split."""
+    return ["| " + " | ".join([*columns, *(s.removeprefix("purls-") for s in splits)]) + " |",
+            "|" + "---|" * len(columns) + "---:|" * len(splits)]
+
+
+def _chance(splits: list[str]) -> str:
+    """Chance ZSL top-1 (%) per split, 1 / unseen classes, as table cells."""
+    return " | ".join(f"{100 / len(get_benchmark(s).unseen_classes):.1f}" for s in splits)
+
+
 def published() -> dict[str, dict]:
     """``purls-<dataset>-<split>`` -> the published ZSL top-1 (%) per method."""
     path = data_dir() / "protocols" / "purls_small.json"
@@ -246,9 +257,7 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
              "never on an unseen clip. Cells: mean ± 95 % CI over seeds (Student's t; the seeds share the split's "
              "backbone, so the CI covers head training, not backbone training), (n seeds). Chance: 1 / unseen "
              "classes.", "",
-             "| method | " + " | ".join(s.removeprefix("purls-") for s in splits) + " |",
-             "|---|" + "---:|" * len(splits),
-             "| chance | " + " | ".join(f"{100 / len(get_benchmark(s).unseen_classes):.1f}" for s in splits) + " |"]
+             *_table_head(["method"], splits), "| chance | " + _chance(splits) + " |"]
     for method in ("ReViSE", "DeViSE", "Global", "PURLS"):
         lines.append(f"| {method} (published) | " + " | ".join(f"{pub[s][method]:.2f}" for s in splits) + " |")
     for model in ORDER + tuple(m for m in EXTRA if any(r["model"] == m for r in records)):
@@ -256,8 +265,7 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
         lines.append(f"| {LABELS[model]} (ours) | " + " | ".join(_pct(*c) for c in cells) + " |")
     lines += ["", "Paired differences in ZSL top-1 (same seed, so the same validation folds), mean ± 95 % CI over "
               "seeds (n), and the gap to PURLS's published figure:", "",
-              "| difference | " + " | ".join(s.removeprefix("purls-") for s in splits) + " |",
-              "|---|" + "---:|" * len(splits)]
+              *_table_head(["difference"], splits)]
     for a, b in (("star-6", "baseline"), ("star-6-noam", "baseline"), ("star-6", "star-6-noam"), ("star-6", "mlp"),
                  ("baseline", "mlp")):
         lines.append(f"| {a} - {b} | " + " | ".join(_pct(*paired(records, s, a, b)) for s in splits) + " |")
@@ -273,10 +281,7 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
               "score minus the mean of its 10 best scores over the head's own training clips, seen classes only: "
               "`star.zsl.hubness_corrected`; k = 10 fixed beforehand, nothing tuned, no test clip used). Mean ± 95 % "
               "CI over seeds (n):", "",
-              "| model | measure | " + " | ".join(s.removeprefix("purls-") for s in splits) + " |",
-              "|---|---|" + "---:|" * len(splits),
-              "| balanced | top-class share | " + " | ".join(f"{100 / len(get_benchmark(s).unseen_classes):.1f}"
-                                                         for s in splits) + " |"]
+              *_table_head(["model", "measure"], splits), "| balanced | top-class share | " + _chance(splits) + " |"]
     for model in ORDER:
         for key, what in (("zsl_top_class_share", "top-class share"), ("zsl_acc_csls", "ZSL, hubness-corrected")):
             cells = [_cell(records, s, model, key) for s in splits]
