@@ -309,8 +309,6 @@ UTDMHAD_COMPONENT = Component("utdmhad.npz", "utdmhad-xsub", "utdmhad")
 POOL69_COMPONENTS = (*POOL42_COMPONENTS, UTDMHAD_COMPONENT)
 POOL69_DESCRIPTIONS = "pool42+utdmhad"  # MSR Action3D's and UTD-MHAD's "tennis serve" read pool42.yaml's sentences
 SOURCE_CLASSES = {"nwucla": 10, "msr3d": 20, "gtu3d": 12, "utdmhad": 27}  # classes per source, in pooled order
-# each source's rule for holding out validation clips under BY_CLASS (its own sample protocol's rule)
-HOLDOUT_OF = {"nwucla": "view", "msr3d": "subject", "gtu3d": "index", "utdmhad": "subject"}
 
 # Standard zero-shot class splits (0-based label indices), from the authors' public code.
 NTU60_SPLITS = {"55/5": (10, 11, 19, 26, 56), "48/12": (3, 5, 9, 12, 15, 40, 42, 47, 51, 56, 58, 59)}
@@ -328,9 +326,10 @@ PURLS_SPLITS = {
     "utdmhad": {"22/5": (24, 14, 4, 23, 17), "18/9": (0, 3, 7, 16, 6, 18, 11, 13, 1),
                 "14/13": (12, 8, 24, 23, 0, 13, 10, 21, 20, 1, 6, 19, 9)},
 }
-# per PURLS dataset: (bank file, description set, rule holding out validation clips, its GZSL sample protocol)
-PURLS_DATASETS = {"nwucla": ("nwucla.npz", "pool42", "view", "nwucla-xview"),
-                  "utdmhad": ("utdmhad.npz", "utdmhad", "subject", "utdmhad-xsub")}
+# per PURLS dataset: (bank file, description set, its own sample protocol: the GZSL twins' clips, and the rule that
+# holds out validation clips under BY_CLASS)
+PURLS_DATASETS = {"nwucla": ("nwucla.npz", "pool42", "nwucla-xview"),
+                  "utdmhad": ("utdmhad.npz", "utdmhad", "utdmhad-xsub")}
 PURLS_TITLES = {"nwucla": "NW-UCLA", "utdmhad": "UTD-MHAD"}
 
 
@@ -367,16 +366,21 @@ def _build_registry() -> dict[str, Benchmark]:
     # leave one dataset out: three sources' every clip trains, the fourth source's every clip is a ZSL test clip,
     # ranked among its own class names (69 labels: a held-out class keeps its label even where a training source
     # has a class of the same name)
-    lodo = tuple(Component(c.file, BY_CLASS, c.prefix, holdout=HOLDOUT_OF[c.prefix]) for c in POOL69_COMPONENTS)
+    # each source holds out validation clips by its own sample protocol's rule
+    lodo = tuple(Component(c.file, BY_CLASS, c.prefix, holdout=VALIDATION_GROUPS[c.protocol])
+                 for c in POOL69_COMPONENTS)
     start = 0
     for comp in POOL69_COMPONENTS:
         n = SOURCE_CLASSES[comp.prefix]
         add(f"lodo-{comp.prefix}", pool69, range(start, start + n), POOL69_DESCRIPTIONS, lodo,
-            f"pool69 with {comp.prefix} held out: the other three sources train, every {comp.prefix} clip is a test clip")
+            f"pool69 with {comp.prefix} held out: the other three sources train, every {comp.prefix} clip is a "
+            "test clip")
         start += n
     for dataset, splits in PURLS_SPLITS.items():
-        file, desc_set, holdout, protocol = PURLS_DATASETS[dataset]
-        classes = pool[:10] if dataset == "nwucla" else class_list(dataset)  # NW-UCLA's 10 lead pool42's list
+        file, desc_set, protocol = PURLS_DATASETS[dataset]
+        holdout = VALIDATION_GROUPS[protocol]
+        # NW-UCLA's classes lead pool42's list
+        classes = pool[:SOURCE_CLASSES["nwucla"]] if dataset == "nwucla" else class_list(dataset)
         title = PURLS_TITLES[dataset]
         for split, unseen in splits.items():
             add(f"purls-{dataset}-{split}", classes, unseen, desc_set, (Component(file, BY_CLASS, holdout=holdout),),
