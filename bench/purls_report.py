@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from bench.purls import GROUPS, MODELS, run_dir  # noqa: E402
 from bench.results import PUBLISHED_BEGIN as BEGIN  # noqa: E402
 from bench.results import PUBLISHED_END as END  # noqa: E402
-from bench.results import PUBLISHED_SPLITS, _write_atomic, machine_of  # noqa: E402
+from bench.results import PUBLISHED_SPLITS, _write_atomic, machine_of, with_published_block  # noqa: E402
 from star.analysis import mean_ci  # noqa: E402
 from star.data.benchmarks import get_benchmark  # noqa: E402
 from star.paths import data_dir  # noqa: E402
@@ -116,8 +116,21 @@ def head_record(benchmark: str, model: str, seed: int, path: Path) -> dict:
             "gamma_val": float(g["value"]), "epoch": g["epoch"], "val_zsl": g.get("val_zsl"), "val_H": g.get("val_H"),
             "select_by": g.get("select_by"), "part_weight": float(meta.get("score", {}).get("part_weight", 0.0)),
             "wall_time_s": meta["wall_time_s"], "device": meta.get("device"),
-            "checkpoint": str(path.relative_to(REPO))} | (lodo_breakdown(benchmark, {"checkpoint": path})
+            "checkpoint": str(path.relative_to(REPO))} | ({"zsl_by_class": zsl_by_class(path)}
                                                           if benchmark.startswith("lodo-") else {})
+
+
+def zsl_by_class(path: Path) -> dict[str, list[int]]:
+    """A head's [right, clips] per unseen class (ZSL argmax over the unseen classes), from its bundle: the shape of
+    the MLP floor's ``zsl_by_class``."""
+    from star.zsl import zsl_predict
+
+    unseen = json.loads((path / "model.json").read_text())["unseen_classes"]
+    with np.load(path / "bundle.npz") as z:
+        scores, labels = z["scores"], z["labels"]
+    pred = zsl_predict(scores, unseen)
+    return {str(c): [int(np.sum(pred[labels == c] == c)), int(np.sum(labels == c))] for c in unseen
+            if np.any(labels == c)}
 
 
 def collect_heads() -> list[dict]:
@@ -173,30 +186,16 @@ def split_records(heads: list[dict]) -> list[dict]:
 
 
 def lodo_breakdown(bench: str, head: dict) -> dict:
-    """ZSL accuracy of a LODO head over the held-out classes with / without a same-named or near-synonym class
-    among the training sources, from its evaluation bundle (the scores of every held-out clip)."""
+    """ZSL accuracy of a LODO head or MLP run over the held-out classes with / without a same-named or near-synonym
+    class among the training sources, from its ``zsl_by_class`` ([right, clips] per held-out class)."""
     b = get_benchmark(bench)
     overlap = {b.class_names.index(n, min(b.unseen_classes)) for n in LODO_OVERLAP[bench.split("-", 1)[1]]}
-    ckpt = REPO / head.get("checkpoint", "-")
-    if head.get("zsl_acc_overlap") is not None or head.get("zsl_acc_novel") is not None:
-        pass  # recorded when the head was collected
-    elif head.get("zsl_by_class"):  # the MLP floor's records: [right, clips] per held-out class
-        tally = {True: [0, 0], False: [0, 0]}
-        for c, (right, n) in head["zsl_by_class"].items():
-            tally[int(c) in overlap][0] += right
-            tally[int(c) in overlap][1] += n
-        head["zsl_acc_overlap"], head["zsl_acc_novel"] = (tally[k][0] / tally[k][1] if tally[k][1] else None
-                                                          for k in (True, False))
-    elif "checkpoint" in head and (ckpt / "bundle.npz").is_file():
-        from star.zsl import zsl_predict
-
-        with np.load(ckpt / "bundle.npz") as z:
-            scores, labels = z["scores"], z["labels"]
-        pred = zsl_predict(scores, b.unseen_classes)
-        is_o = np.isin(labels, list(overlap))
-        head["zsl_acc_overlap"] = float(np.mean(pred[is_o] == labels[is_o])) if is_o.any() else None
-        head["zsl_acc_novel"] = float(np.mean(pred[~is_o] == labels[~is_o])) if (~is_o).any() else None
-    return {k: head.get(k) for k in ("zsl_acc_overlap", "zsl_acc_novel")}
+    tally = {True: [0, 0], False: [0, 0]}
+    for c, (right, n) in (head.get("zsl_by_class") or {}).items():
+        tally[int(c) in overlap][0] += right
+        tally[int(c) in overlap][1] += n
+    return {key: tally[o][0] / tally[o][1] if tally[o][1] else None
+            for key, o in (("zsl_acc_overlap", True), ("zsl_acc_novel", False))}
 
 
 # ------------------------------------------------------------------------ tables
@@ -378,15 +377,7 @@ def lodo_lines(records: list[dict]) -> list[str]:
 def write(records: list[dict], heads: list[dict]) -> None:
     """Replace the marked section of RESULTS.md (inserted after the title paragraph the first time) and the
     purls / lodo records of results.json; everything else in both files is left as it is."""
-    block = "\n".join(section(records, heads))
-    text = RESULTS_MD.read_text()
-    if BEGIN in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        head, sep, tail = text.partition("\n## ")
-        text = head + block + "\n\n" + sep.lstrip("\n") + tail
-    _write_atomic(RESULTS_MD, text)
+    _write_atomic(RESULTS_MD, with_published_block(RESULTS_MD.read_text(), "\n".join(section(records, heads))))
     old = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else []
     kept = [r for r in old if not str(r.get("split", "")).startswith(PUBLISHED_SPLITS)]
     _write_atomic(RESULTS_JSON, json.dumps(kept + records, indent=1))

@@ -102,6 +102,16 @@ PUBLISHED_BEGIN, PUBLISHED_END = "<!-- published:begin (bench/purls_report.py) -
 PUBLISHED_SPLITS = ("purls-", "lodo-")
 
 
+def with_published_block(text: str, block: str) -> str:
+    """RESULTS.md ``text`` with ``block`` (from ``PUBLISHED_BEGIN`` to ``PUBLISHED_END``) in place of its marked
+    section, or, when it has none, after the title paragraph (before the first ``## `` heading)."""
+    if PUBLISHED_BEGIN in text:
+        before, rest = text.split(PUBLISHED_BEGIN, 1)
+        return before + block + rest.split(PUBLISHED_END, 1)[1]
+    head, sep, tail = text.partition("\n## ")
+    return head + block + "\n\n" + sep.lstrip("\n") + tail
+
+
 # ------------------------------------------------------------------------ records
 def _acc(pred: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.mean(pred == y)) if len(y) else None
@@ -647,9 +657,8 @@ def write(records: list[dict], everything: list[dict] | None = None) -> tuple[Pa
     old_md = md.read_text() if md.is_file() else ""
     text = "\n".join(lines)
     if PUBLISHED_BEGIN in old_md:
-        block = PUBLISHED_BEGIN + old_md.split(PUBLISHED_BEGIN, 1)[1].split(PUBLISHED_END, 1)[0] + PUBLISHED_END
-        head, sep, tail = text.partition("\n## ")
-        text = head + block + "\n\n" + sep.lstrip("\n") + tail
+        kept = old_md.split(PUBLISHED_BEGIN, 1)[1].split(PUBLISHED_END, 1)[0]
+        text = with_published_block(text, PUBLISHED_BEGIN + kept + PUBLISHED_END)
     old_js = json.loads(js.read_text()) if js.is_file() else []
     foreign = [r for r in old_js if str(r.get("split", "")).startswith(PUBLISHED_SPLITS)]
     for path, text in ((md, text), (js, json.dumps(records + foreign, indent=1))):
