@@ -172,7 +172,10 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
     from playwright.sync_api import sync_playwright
 
     groups = set(filter(None, a.only.split(","))) or {"first", "pages", "predict", "video", "upload"}
-    env = {"STAR_CHECKPOINT_DIRS": str(checkpoint.parent), "STAR_DATA_DIR": str(data)}
+    # the server sees only the measured checkpoint (a link to it), so the app opens it, not the shipped default
+    root = Path(tempfile.mkdtemp(prefix="star-latency-ckpt-"))
+    (root / checkpoint.name).symlink_to(checkpoint, target_is_directory=True)
+    env = {"STAR_CHECKPOINT_DIRS": str(root), "STAR_DATA_DIR": str(data)}
 
     def record(name: str, times: list[float], goal: float = GOAL_S) -> None:
         med = statistics.median(times)

@@ -18,6 +18,8 @@ if view is not None:
                    if view.has_unseen else f"all {len(view.seen)} classes seen in training (an open vocabulary: it "
                    "ranks any action names you give on the Predict page), ")
                 + f"{len(view.labels)} test clips in its evaluation bundle. {model_view.training_text(meta)}")
+    if meta.get("imported_from"):
+        st.info(model_view.provenance_text(meta))
 
     st.subheader("How well it does on its test clips")
     cards = model_view.metric_cards(meta)

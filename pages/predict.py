@@ -5,6 +5,7 @@ import streamlit as st
 
 from star import viz
 from star.checkpoint import CheckpointError
+from star.data.importers import ImportFormatError
 from star.skeleton.clip import SkeletonFormatError
 from star.text.encoders import EncoderError
 from star.inference import top_lists
@@ -16,7 +17,8 @@ clip = video = None  # video: (uploaded file, ui.video.VideoResult) for a video 
 if view is not None:
     key, gamma = frame.key(), frame.gamma()
     banks = clips.clip_banks()
-    sources = ["Built-in sample", "Upload a file"] + (["Clip bank ($STAR_DATA_DIR)"] if banks else [])
+    sources = (["Built-in sample", "Upload a file"] + (["Clip bank ($STAR_DATA_DIR)"] if banks else [])
+               + ["Upload a clip bank"])
     source = st.radio("Clip", sources, horizontal=True, key="predict_source")
     try:
         if source == "Upload a file":
@@ -47,12 +49,20 @@ if view is not None:
                 presets = [p for p in clips.VOCABULARY_PRESETS if p != clips.CUSTOM]
                 loaders.warm_samples(key, samples, [clips.vocabulary(p, view.class_names) for p in presets]
                                      if frame.open_vocabulary_allowed() else [])
+        elif source == "Upload a clip bank":
+            up = st.file_uploader(clips.BANK_UPLOAD_HELP, type=[s.lstrip(".") for s in clips.BANK_SUFFIXES],
+                                  key="predict_bank_upload")
+            if up is not None:
+                bank = loaders.uploaded_bank(up.name, up.getvalue())
+                i = st.selectbox("Clip", range(len(bank)), format_func=lambda i: clips.bank_label(bank, i),
+                                 key="predict_bank_upload_clip")
+                clip = bank.clip(i)
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
             samples = loaders.bank_samples(bank)
             pick = st.selectbox("Clip", samples, format_func=lambda s: s.label, key="predict_bank_clip")
             clip = loaders.sample_clip(pick)
-    except SkeletonFormatError as exc:
+    except (SkeletonFormatError, ImportFormatError) as exc:
         st.error(f"Could not read the file: {exc}")
         clip = None
 

@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("star.commands.data", "inspect a clip bank: `star data info PATH`"),
     "prepare-ntu": ("star.commands.prepare_ntu", "turn raw NTU RGB+D .skeleton folders into a clip bank"),
     "prepare-pku": ("star.commands.prepare_pku", "turn raw PKU-MMD skeleton + label folders into a clip bank"),
+    "prepare-pyskl": ("star.commands.prepare_pyskl", "turn a pyskl / mmaction2 3-D NTU annotation pickle into a clip bank"),
+    "prepare-ctrgcn": ("star.commands.prepare_ctrgcn", "turn CTR-GCN / STAR NTU arrays (NTU60_CS.npz ...) into a clip bank"),
     "synth": ("star.commands.synth", "write the synthetic demo clips (assets/samples)"),
     "describe": ("star.commands.describe", "generate part descriptions for new classes with an LLM endpoint"),
     "embed": ("star.commands.embed", "precompute a benchmark's name and description embeddings"),
@@ -24,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("star.commands.train", "train the STAR head (or baseline / ablation) on cached features"),
     "eval": ("star.commands.eval", "evaluate a checkpoint: ZSL, GZSL S/U/H, AUSUC"),
     "predict": ("star.commands.predict", "zero-shot predictions for a clip or a clip bank"),
+    "import-official": ("star.commands.import_official", "turn a run file of the authors' STAR code into a checkpoint"),
     "pose": ("star.commands.pose", "RGB video -> NTU skeleton file (BlazePose pose extraction)"),
 }
 

@@ -90,6 +90,30 @@ def build_bundle(head, test: dict, names: torch.Tensor, parts: torch.Tensor | No
     return metrics, bundle
 
 
+class BankFeatures:
+    """Backbone features of a clip bank's clips, computed on demand for a slice or an index array
+    (``(n, 256, T', 25)`` numpy): lets ``build_bundle`` run over test sets too large to hold as features."""
+
+    def __init__(self, pipe: StarPipeline, bank):
+        self.pipe, self.bank = pipe, bank
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def __getitem__(self, index) -> np.ndarray:
+        rows = range(len(self.bank))[index] if isinstance(index, slice) else np.asarray(index).ravel()
+        frames = [self.bank.clip(int(i)).frames for i in rows]
+        return self.pipe.backbone_features(self.pipe.model_inputs(frames)).numpy()
+
+
+def bundle_from_bank(pipe: StarPipeline, test_bank, bench) -> tuple[dict, dict]:
+    """(metrics, bundle) of a loaded model on a benchmark's test clips, through the pipeline's own preprocessing,
+    body averaging and scoring (``build_bundle`` at the checkpoint's gamma and part weight)."""
+    test = {"x": BankFeatures(pipe, test_bank), "y": np.asarray(test_bank.label),
+            "source": np.asarray(test_bank.sample_id)}
+    return build_bundle(pipe.head, test, pipe.name_emb, pipe.part_emb, bench, pipe.ckpt.gamma, pipe.part_weight)
+
+
 def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: bool = False,
                         batch_size: int = 64) -> dict:
     """Recompute the checkpoint's test metrics from the test clips (or read the bundle's scores)."""

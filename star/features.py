@@ -91,14 +91,14 @@ def check_preprocess(cfg: RunConfig, path: str | Path, what: str) -> None:
 
 
 @torch.no_grad()
-def backbone_features(model: ShiftGCN, inputs: np.ndarray, device: str = "cpu") -> np.ndarray:
+def backbone_features(model: ShiftGCN, inputs: np.ndarray, device: str = "cpu", layout: str = "correct") -> np.ndarray:
     """(N, 3, T, 25, 2) model inputs -> (N, 256, T/4, 25) float32 features.
 
     A backbone built for one body (``num_person: 1``, used for single-person data such as pool42, at half
     the cost) reads the first body, which the readers order by amount of motion.
     """
     x = torch.as_tensor(np.asarray(inputs, dtype=np.float32)[..., :model.num_person], device=device)
-    return model.features(x).float().cpu().numpy()
+    return model.features(x, layout).float().cpu().numpy()
 
 
 def _write_split(out: Path, split: str, model, items, cfg: RunConfig, batch_size: int = 32) -> int:

@@ -18,6 +18,7 @@ import torch
 from star.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from star.features import backbone_features
 from star.models import ShiftGCN, build_head, freeze
+from star.models.shiftgcn import TOKEN_LAYOUTS
 from star.skeleton.canonical import Canonical
 from star.skeleton.clip import Clip
 from star.skeleton.transforms import to_model_input_batch
@@ -61,6 +62,10 @@ class StarPipeline:
             self.canonical = Canonical.from_dict(self.meta.get("preprocess"))
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{ckpt.path}: bad 'preprocess' in the sidecar ({exc})") from exc
+        self.token_layout = self.meta.get("token_layout", "correct")  # "official": imported from the authors' code
+        if self.token_layout not in TOKEN_LAYOUTS:
+            raise CheckpointError(f"{ckpt.path}: unknown token_layout {self.token_layout!r} in the sidecar "
+                                  f"(expected one of {TOKEN_LAYOUTS})")
         bcfg = self.meta["backbone_config"]
         try:
             self.backbone = ShiftGCN(num_classes=bcfg["num_classes"], num_person=bcfg["num_person"],
@@ -105,8 +110,8 @@ class StarPipeline:
     # ------------------------------------------------------------------ skeleton side
     @torch.no_grad()
     def backbone_features(self, inputs: np.ndarray) -> torch.Tensor:
-        """(N, 3, T, 25, 2) -> (N, 256, T/4, 25)."""
-        return torch.from_numpy(backbone_features(self.backbone, inputs, self.device))
+        """(N, 3, T, 25, 2) -> (N, 256, T/4, 25), bodies averaged as the checkpoint's ``token_layout`` says."""
+        return torch.from_numpy(backbone_features(self.backbone, inputs, self.device, self.token_layout))
 
     def head_outputs(self, features, batch_size: int = 256, with_attention: bool = False) -> HeadOutputs:
         """Head outputs for backbone features (N, 256, T', 25) given as numpy or torch."""

@@ -46,6 +46,29 @@ def clip_banks(root: str | Path | None = None) -> list[Path]:
     return [p for p in sorted(root.rglob("*.npz")) if is_clip_bank(p)]
 
 
+BANK_SUFFIXES = (".npz", ".pkl")
+BANK_UPLOAD_HELP = ("A clip bank: ours (.npz), a pyskl / mmaction2 3-D NTU annotation pickle (.pkl, read without "
+                    "running any code) or CTR-GCN / STAR arrays (NTU60_CS.npz, NTU60_CV.npz, NTU120_CSub.npz, "
+                    "NTU120_CSet.npz)")
+
+
+def bank_label(bank, i: int) -> str:
+    """'index: sample id (class)' for clip ``i`` of a bank."""
+    return f"{i}: {bank.sample_id[i]} ({bank.class_names[int(bank.label[i])]})"
+
+
+def bank_from_upload(name: str, data: bytes):
+    """An uploaded clip bank, pyskl pickle or CTR-GCN .npz (``star.data.importers.read_any_bank``); errors name the
+    upload (``ImportFormatError`` or ``SkeletonFormatError``)."""
+    from star.data.importers import ImportFormatError, read_any_bank
+
+    with upload_on_disk(name, data, BANK_SUFFIXES) as path:
+        try:
+            return read_any_bank(path)
+        except ImportFormatError as exc:
+            raise ImportFormatError(str(exc).replace(str(path.parent) + "/", "")) from None
+
+
 def builtin_samples(samples_dir: str | Path = SAMPLES_DIR) -> list[Sample]:
     """The synthetic demo clips shipped in ``assets/samples/*.skeleton``."""
     return [Sample(p.stem, p) for p in sorted(Path(samples_dir).glob("*.skeleton"))]
@@ -56,8 +79,7 @@ def bank_samples(bank_path: str | Path) -> list[Sample]:
     from star.data import ClipBank
 
     bank = ClipBank.load(bank_path)
-    return [Sample(f"{i}: {bank.sample_id[i]} ({bank.class_names[int(bank.label[i])]})", Path(bank_path), i)
-            for i in range(len(bank))]
+    return [Sample(bank_label(bank, i), Path(bank_path), i) for i in range(len(bank))]
 
 
 def load_sample(sample: Sample) -> Clip:

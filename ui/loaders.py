@@ -83,6 +83,14 @@ def bank_samples(path) -> list:
     return samples(path)
 
 
+@st.cache_resource(max_entries=2, ttl=TTL, show_spinner="Reading the clip bank...")
+def uploaded_bank(name: str, data: bytes):
+    """An uploaded bank / pyskl pickle / CTR-GCN arrays, read once per content (``ui.clips.bank_from_upload``)."""
+    from ui.clips import bank_from_upload
+
+    return bank_from_upload(name, data)
+
+
 @st.cache_resource(max_entries=64, ttl=TTL, show_spinner=False)
 def sample_clip(sample) -> Clip:
     """A built-in sample or a clip of a bank (read once; the clip is shared, never modified)."""

@@ -226,6 +226,27 @@ def config_rows(meta: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def provenance_text(meta: dict[str, Any]) -> str:
+    """Where an imported checkpoint came from (sidecar ``imported_from``, written by ``star import-official``); empty
+    for a checkpoint trained here."""
+    origin = meta.get("imported_from")
+    if not origin:
+        return ""
+    dropped = origin.get("dropped") or {}
+    layout = origin.get("token_layout", meta.get("token_layout", "correct"))
+    text = (f"**Imported from the authors' code** ({origin.get('code', '?')}): run file `{origin.get('run_file', '?')}` "
+            f"(sha256 {str(origin.get('run_sha256', '?'))[:12]}...). ")
+    if layout == "official":
+        text += ("It scores exactly as it did there, including their body averaging, which mixes channels and joints "
+                 "(token layout *official*; models trained here average the bodies correctly). ")
+    text += (f"Not used by its scores and not imported: {', '.join(sorted({k.split('.')[0] for k in dropped}))} "
+             f"({len(dropped)} tensors). " if dropped else "Every tensor of the run file was imported. ")
+    prompts = origin.get("semantic_prompts", "kept")
+    if prompts != "kept":
+        text += f"Semantic-part prompts: {prompts}. "
+    return text + f"Its text features come from `{meta.get('text_encoder', {}).get('features_file', '?')}`."
+
+
 def training_text(meta: dict[str, Any]) -> str:
     """Where and how long it was trained, from the sidecar (device, wall time per stage, seed)."""
     wall = meta.get("wall_time_s") or {}

@@ -7,12 +7,15 @@ import argparse
 import sys
 
 from star.text.describe import (ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ChatClient, DescribeError, describe_classes,
-                                read_class_file)
-from star.text.descriptions import DescriptionError, parse_parts
+                                read_class_file, write_description_file)
+from star.text.descriptions import DescriptionError, parse_parts, read_official_descriptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--classes", required=True, help="text file, one class name per line")
+    parser.add_argument("--classes", help="text file, one class name per line (required unless --import)")
+    parser.add_argument("--import", dest="import_file", metavar="FILE",
+                        help="convert the authors' part-description text file (name; Head: ...; ...; Foot: ...) to "
+                             "our YAML at --out instead of asking an endpoint")
     parser.add_argument("--parts", default="6", help="granularities: 2, 4, 6 or a list such as 2,4,6 (default 6)")
     parser.add_argument("--out", required=True, help="description YAML to write (resumed if it exists)")
     parser.add_argument("--retries", type=int, default=5, help="retries per question (default 5)")
@@ -24,7 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "(any OpenAI-compatible /chat/completions server).")
 
 
+def import_official(args: argparse.Namespace) -> int:
+    try:
+        data = read_official_descriptions(args.import_file)
+        write_description_file(args.out, data, header=f"# imported from {args.import_file} by `star describe "
+                               "--import` (the authors' 6-part descriptions; no 4- or 2-part sections)\n")
+    except (DescriptionError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {len(data)} classes, 6 parts")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.import_file:
+        return import_official(args)
+    if not args.classes:
+        print("error: give --classes FILE (or --import FILE)", file=sys.stderr)
+        return 2
     try:
         granularities = parse_parts(args.parts)
         client = ChatClient.from_env(retries=args.retries, backoff=args.backoff,

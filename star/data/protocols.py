@@ -100,15 +100,27 @@ def _extra(bank: ClipBank, key: str, made_by: str) -> np.ndarray:
     return bank.extras[key]
 
 
+def _recorded_first(key: str, rule: Callable[[ClipBank], np.ndarray]) -> Callable[[ClipBank], np.ndarray]:
+    """The roles a bank recorded from its source's own split lists (``key``: written by ``star prepare-pyskl`` /
+    ``prepare-ctrgcn``), else ``rule`` (the official subject / camera / setup lists)."""
+    def protocol(bank: ClipBank) -> np.ndarray:
+        if key in bank.extras and bank.extras[key].dtype.kind != "U":
+            return _file_split(key)(bank)
+        return rule(bank)
+
+    protocol.__doc__ = f"The bank's recorded ``{key}`` roles if it has them, else: {rule.__doc__}"
+    return protocol
+
+
 PROTOCOLS: dict[str, Callable[[ClipBank], np.ndarray]] = {
     "nwucla-xview": nwucla_cross_view,
     "msr-xsub": odd_subjects_train,
     "utdmhad-xsub": odd_subjects_train,
     "gtu-thirds": every_third_per_class,
-    "ntu60-xsub": ntu60_cross_subject,
-    "ntu60-xview": ntu_cross_view,
-    "ntu120-xsub": ntu120_cross_subject,
-    "ntu120-xset": ntu120_cross_setup,
+    "ntu60-xsub": _recorded_first("split_xsub", ntu60_cross_subject),
+    "ntu60-xview": _recorded_first("split_xview", ntu_cross_view),
+    "ntu120-xsub": _recorded_first("split_xsub", ntu120_cross_subject),
+    "ntu120-xset": _recorded_first("split_xset", ntu120_cross_setup),
     "pku-xsub": _file_split("split_xsub"),
     "pku-xview": _file_split("split_xview"),
 }

@@ -50,6 +50,7 @@ from star.models.shift_ops import (
     temporal_shift,
 )
 
+TOKEN_LAYOUTS = ("correct", "official")  # how body maps are averaged: ShiftGCN.features
 CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
 FEATURE_DIM = CHANNELS[-1]
@@ -289,9 +290,21 @@ class ShiftGCN(nn.Module):
             x = unit(x)
         return x.contiguous().reshape(n, m, *x.shape[1:])
 
-    def features(self, x: Tensor) -> Tensor:
-        """Last-unit map averaged over bodies: ``(N, C, T, V, M) -> (N, 256, ceil(T / 4), V)``."""
-        return self.body_maps(x).mean(dim=1)
+    def features(self, x: Tensor, layout: str = "correct") -> Tensor:
+        """Last-unit map averaged over bodies: ``(N, C, T, V, M) -> (N, 256, ceil(T / 4), V)``.
+
+        ``layout="official"`` reproduces the authors' STAR code, which views the per-body maps, laid out in
+        memory as (N, M, C, T', V), as (N, C, T', V, M) and averages the last axis: channels, frames and joints
+        get mixed, so the "joints" of the result are not the skeleton's joints (REFERENCE.md). Only checkpoints
+        imported from their code use it (sidecar ``token_layout``); everything trained here is ``correct``.
+        """
+        maps = self.body_maps(x)  # (N, M, 256, T', V)
+        if layout == "correct":
+            return maps.mean(dim=1)
+        if layout == "official":
+            n, m, c, t, v = maps.shape
+            return maps.reshape(n, c, t, v, m).mean(dim=-1)
+        raise ValueError(f"unknown token layout {layout!r}; expected one of {TOKEN_LAYOUTS}")
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(N, num_classes)``: features pooled over time and joints, then ``fc``."""

@@ -232,3 +232,41 @@ def part_texts(descriptions: dict[str, dict[str, str]], class_names: list[str],
     (as the authors join name and part description), parts in ``part_names(num_parts)`` order."""
     return [[f"{cls}, {part_label(part)}: {descriptions[cls][part]}" for cls in class_names]
             for part in part_names(num_parts)]
+
+
+def read_official_descriptions(path: str | Path) -> dict[str, dict[str, dict[str, str]]]:
+    """The authors' part-description text file (``text/ntu120_part_descriptions.txt`` in cseeyangchen/STAR): one
+    class per line, ``name; Head: ...; Hand: ...; Arm: ...; Hip: ...; Leg: ...; Foot: ...``, as our mapping
+    ``{name: {"6-part": {part: sentence}}}`` (their file has only the six parts). Raises :class:`DescriptionError`
+    listing every line that does not fit."""
+    import re
+
+    path = Path(path)
+    labels = [part_label(p) for p in part_names(6)]
+    marker = re.compile(r";\s*(" + "|".join(labels) + r")\s*:\s*")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DescriptionError(path, [f"cannot read the file ({exc})"]) from None
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    problems: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        pieces = marker.split(line)  # [name, label, text, label, text, ...]
+        name, found = pieces[0].strip(), pieces[1::2]
+        if found != labels:
+            problems.append(f"line {number}: expected 'name; {'; '.join(f'{x}: ...' for x in labels)}', found parts "
+                            f"{found or 'none'}")
+            continue
+        sentences = [" ".join(t.split()).rstrip(";").strip() for t in pieces[2::2]]
+        if not name or not all(sentences):
+            problems.append(f"line {number}: an empty class name or part sentence")
+            continue
+        if name in out:
+            problems.append(f"line {number}: class {name!r} is described twice")
+            continue
+        out[name] = {granularity_key(6): dict(zip(part_names(6), sentences))}
+    if problems or not out:
+        raise DescriptionError(path, problems or ["no class lines (name; Head: ...; ...; Foot: ...)"])
+    return out
