@@ -4,6 +4,7 @@ imports, and our pipeline scores exactly as a reference forward written here fro
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +239,76 @@ def test_their_description_text_file_imports_as_our_yaml(tmp_path):
     with pytest.raises(DescriptionError, match="line 2: expected 'name; Head: ...") as info:
         read_official_descriptions(src)
     assert "found parts ['Head', 'Hand']" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def imported_with_clips(tmp_path_factory, ntu_samples):
+    """An import with --data-dir: two genuine NTU clips as the benchmark's test clips, given one seen and one unseen
+    label here (the checks below are that numbers agree, not what they are). Returns (checkpoint, data dir, clips)."""
+    from star.data.clipbank import ClipBank
+    from star.skeleton.clip import Clip
+    from star.skeleton.io import read_ntu_skeleton
+
+    tmp = tmp_path_factory.mktemp("official-clips")
+    frames = [read_ntu_skeleton(ntu_samples / f"{n}.skeleton").frames
+              for n in ("S002C001P003R001A003", "S001C003P008R002A058")]
+    clips = [Clip(f, source=f"clip{i}", label=label) for i, (f, label) in enumerate(zip(frames, (2, 10)))]
+    bank = ClipBank.from_clips(clips, get_benchmark("ntu60-xsub-55/5").class_names)
+    bank.extras["split_xsub"] = np.array([1, 1])  # both test clips
+    bank.save(tmp / "data" / "ntu60.npz")
+    torch.save(their_state_dict(60, seed=4), tmp / "runs.pt")
+    torch.save(their_text_features(120), tmp / "text.tar")
+    out = import_official(tmp / "runs.pt", "ntu60-xsub-55/5", tmp / "text.tar", tmp / "root" / "star-official",
+                          data_dir=tmp / "data")
+    return out, tmp / "data", clips
+
+
+def test_import_with_test_clips_writes_a_bundle_that_star_eval_reproduces(imported_with_clips):
+    """The test clips are scored through the pipeline before anything is written; `star eval` recomputes the same
+    metrics from the clips."""
+    from star.evaluation import evaluate_checkpoint
+
+    out, data, clips = imported_with_clips
+    ckpt = load_checkpoint(out)
+    bundle = ckpt.load_bundle()
+    assert list(bundle["labels"]) == [2, 10] and bundle["scores"].shape == (2, 60)
+    pipe = StarPipeline(ckpt)
+    np.testing.assert_allclose(bundle["scores"], pipe.scores(pipe.clips_outputs(clips)), atol=1e-5)
+    again = evaluate_checkpoint(out, data)
+    for key in ("zsl_acc", "S", "U", "H"):
+        assert again[key] == pytest.approx(ckpt.meta["metrics"][key])
+    assert "attention_time_joint" in bundle  # the app's attention view has its data
+
+
+def test_the_app_opens_an_imported_checkpoint_and_uploaded_banks(imported_with_clips, tmp_path, monkeypatch, ntu_samples):
+    """Model page: where it came from. Predict: a pyskl pickle uploaded as a clip bank is predicted; a pickle that
+    would run code is refused with a message and the page keeps working."""
+    import pickle
+
+    from streamlit.testing.v1 import AppTest
+
+    from star.skeleton.io import read_ntu_skeleton
+
+    out, _, _ = imported_with_clips
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(out.parent))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    info = " ".join(i.value for i in at.info)
+    assert "Imported from the authors' code" in info and "runs.pt" in info and "token layout *official*" in info
+    assert "gcn_flobal_classifier" in info
+    at.switch_page("pages/predict.py").run()
+    at.radio(key="predict_source").set_value("Upload a clip bank").run()
+    frames = read_ntu_skeleton(ntu_samples / "S001C003P008R002A058.skeleton").frames
+    good = pickle.dumps({"split": {}, "annotations": [{"frame_dir": "S001C003P008R002A058", "label": 57,
+                                                       "keypoint": frames, "total_frames": frames.shape[1]}]})
+    at.file_uploader(key="predict_bank_upload").upload("ntu60_3danno.pkl", good).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="predict_bank_upload_clip").options == ["0: S001C003P008R002A058 (shaking hands)"]
+    assert any(m.value.startswith("**Prediction (ZSL):") for m in at.markdown)
+    evil = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
+    at.file_uploader(key="predict_bank_upload").upload("evil.pkl", evil).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("refused without running it" in e.value for e in at.error)
+    assert not (tmp_path / "pwned").exists()
