@@ -262,7 +262,11 @@ def import_official(run_path: str | Path, benchmark: str, text_path: str | Path,
 
         pipe = StarPipeline(Checkpoint(out, meta, tensors), device)
         test = bench.load_splits(data_dir)["test"]
-        meta["metrics"], bundle = bundle_from_bank(pipe, test, bench)
+        try:
+            meta["metrics"], bundle = bundle_from_bank(pipe, test, bench)
+        except ValueError as exc:
+            raise OfficialImportError(f"{data_dir}: the test clips of {bench.name} cannot be scored ({exc}); import "
+                                      "without --data-dir to write no bundle") from exc
     try:
         return save_checkpoint(out, tensors, meta, bundle)
     except CheckpointError as exc:

@@ -312,3 +312,24 @@ def test_the_app_opens_an_imported_checkpoint_and_uploaded_banks(imported_with_c
     assert not at.exception, [e.value for e in at.exception]
     assert any("refused without running it" in e.value for e in at.error)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_the_cli_imports_then_predicts_and_eval_explains_missing_data(tmp_path, capsys):
+    from star.cli import main
+    from ui.clips import builtin_samples
+
+    torch.save(their_state_dict(60, seed=5), tmp_path / "runs-40-23480.pt")
+    torch.save(their_text_features(120), tmp_path / "text.tar")
+    out = tmp_path / "ckpt" / "star-official"
+    assert main(["import-official", str(tmp_path / "runs-40-23480.pt"), "--benchmark", "ntu60-xsub-55/5", "--text",
+                 str(tmp_path / "text.tar"), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "token layout official, gamma 0.012" in said
+    assert "dropped (unused by the scores): 18 tensors (gcn_flobal_classifier, gcn_part_classifier, global_fc1, " \
+           "global_fc2)" in said and "no --data-dir: no evaluation bundle" in said
+    assert main(["predict", str(builtin_samples()[0].path), "--checkpoint", str(out), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    unseen = {get_benchmark("ntu60-xsub-55/5").class_names[i] for i in (10, 11, 19, 26, 56)}
+    assert {t["class"] for t in rows[0]["top"]} == unseen
+    assert main(["eval", "--checkpoint", str(out), "--data-dir", str(tmp_path / "no-banks")]) == 2
+    assert "ntu60.npz: clip bank for benchmark ntu60-xsub-55/5 not found" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from star.evaluation import evaluate_checkpoint, fused_metrics
 
@@ -20,10 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.fuse:
-        m = fused_metrics([args.checkpoint, *args.fuse])
-    else:
-        m = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device, args.from_bundle)
+    try:
+        if args.fuse:
+            m = fused_metrics([args.checkpoint, *args.fuse])
+        else:
+            m = evaluate_checkpoint(args.checkpoint, args.data_dir, args.device, args.from_bundle)
+    except (ValueError, FileNotFoundError) as exc:  # CheckpointError, SkeletonFormatError and bad data are ValueErrors
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(m))
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from star.checkpoint import CheckpointError
@@ -32,5 +33,20 @@ def run(args: argparse.Namespace) -> int:
     except (OfficialImportError, CheckpointError, SkeletonFormatError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {out}")
+    meta = json.loads((out / "model.json").read_text())
+    origin = meta["imported_from"]
+    print(f"wrote {out}: {meta['benchmark']}, {len(meta['seen_classes'])} seen / {len(meta['unseen_classes'])} "
+          f"unseen classes, token layout {meta['token_layout']}, gamma {meta['gamma']['value']:g} "
+          f"({meta['gamma']['chosen_by']})")
+    print(f"  semantic-part prompts: {origin['semantic_prompts']}")
+    print(f"  dropped (unused by the scores): {len(origin['dropped'])} tensors "
+          f"({', '.join(sorted({k.split('.')[0] for k in origin['dropped']})) or 'none'})")
+    for line in origin["backbone"] + origin["text"]:
+        print(f"  {line}")
+    if meta["metrics"]:
+        m = meta["metrics"]
+        print(f"  test clips: ZSL {m['zsl_acc'] * 100:.2f}, S / U / H {m['S'] * 100:.2f} / {m['U'] * 100:.2f} / "
+              f"{m['H'] * 100:.2f}")
+    else:
+        print("  no --data-dir: no evaluation bundle (the app needs one; `star eval --data-dir` scores it)")
     return 0
