@@ -32,7 +32,7 @@ install-dev: $(VENV)/.installed-dev
 
 app: $(VENV)/.installed pose-models
 	@echo "==> starting STAR Studio on http://localhost:$(PORT)"
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m ui.serve --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.installed-dev pose-models
 	@echo "==> running the test suite"

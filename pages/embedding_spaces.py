@@ -2,26 +2,27 @@
 
 import streamlit as st
 
-from star import viz
 from ui import frame
+
+SPACE_TAB = "embedding_space"
 
 view = frame.view()
 if view is not None:
     st.caption("t-SNE (scikit-learn, fixed seed), computed once per checkpoint and cached on disk. "
                "Hover a point for its class and sample.")
-    st.subheader("Skeleton space: test clips' global features")
-    sk = frame.tsne("skeleton")
-    st.plotly_chart(viz.embedding_scatter(sk["xy"], sk["groups"], sk["hover"], sk["symbols"],
-                                          title=f"{len(sk['xy'])} test clips (● seen, ◆ unseen; * marks unseen "
-                                                "classes)"), width="stretch")
-    st.subheader("Semantic space: class names and part descriptions")
-    if not view.is_star:
-        st.info("This checkpoint has no part descriptions (global baseline): only class names are shown.")
-    kinds = [("semantic", "with the semantic-part prompt"), ("semantic-noprompt", "without the prompt")]
-    kinds = kinds if view.is_star else [("semantic", "class names")]
-    for col, (what, label) in zip(st.columns(len(kinds)), kinds):
-        with col:
-            se = frame.tsne(what)
-            st.plotly_chart(viz.embedding_scatter(se["xy"], se["groups"], se["hover"], se["symbols"],
-                                                  title=label, height=640, legend_below=True),
-                            width="stretch")
+    names = ["Skeleton space: test clips", "Semantic space: names and part descriptions"]
+    tabs = dict(zip(names, st.tabs(names, key=SPACE_TAB, on_change="rerun")))  # only the open tab is drawn
+    if tabs[names[0]].open:
+        with tabs[names[0]]:
+            sk = frame.tsne("skeleton")
+            title = f"{len(sk['xy'])} test clips (● seen, ◆ unseen; * marks unseen classes)"
+            st.plotly_chart(frame.tsne_figure("skeleton", title), width="stretch")
+    if tabs[names[1]].open:
+        with tabs[names[1]]:
+            if not view.is_star:
+                st.info("This checkpoint has no part descriptions (global baseline): only class names are shown.")
+            kinds = [("semantic", "with the semantic-part prompt"), ("semantic-noprompt", "without the prompt")]
+            kinds = kinds if view.is_star else [("semantic", "class names")]
+            for col, (what, label) in zip(st.columns(len(kinds)), kinds):
+                with col:
+                    st.plotly_chart(frame.tsne_figure(what, label, 640, True), width="stretch")

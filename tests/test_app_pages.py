@@ -188,16 +188,26 @@ def test_embeddings_page_computes_tsne_once_and_caches_on_disk(app, view, tmp_pa
     monkeypatch.setattr(model_view, "MAX_TSNE_POINTS", 120)  # keep this test fast: fewer points, fewer iterations
     monkeypatch.setattr(analysis, "TSNE_MAX_ITER", 250)
     st.cache_data.clear()
-    at = _open(app, "Embedding spaces")
+    st.cache_resource.clear()
+    at = _open(app, "Embedding spaces")  # the skeleton tab opens first; only the open tab is computed and drawn
+    assert len(list((tmp_path / "cache").glob("tsne-*.npy"))) == 1 and len(at.get("plotly_chart")) == 1
+    at.session_state["embedding_space"] = "Semantic space: names and part descriptions"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     files = sorted((tmp_path / "cache").glob("tsne-*.npy"))
     assert len(files) == 3  # skeleton + semantic with and without prompt
     assert all(view.digest in f.name for f in files)
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 2
     # a fresh process (no st cache) reads the disk cache instead of recomputing
     st.cache_data.clear()
+    st.cache_resource.clear()
     monkeypatch.setattr(analysis, "compute_tsne", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
-    at = _open(app, "Embedding spaces")
-    assert len(at.get("plotly_chart")) == 3
+    at = _open(app, "Embedding spaces")  # the session kept its open tab: the semantic space
+    assert len(at.get("plotly_chart")) == 2
+    at.session_state["embedding_space"] = "Skeleton space: test clips"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 1
 
 
 def _spec(chart) -> dict:

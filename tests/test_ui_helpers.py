@@ -403,3 +403,45 @@ def test_a_process_that_ends_during_the_warm_up_exits_cleanly(repo_root):
     done = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "terminate called" not in done.stderr
+
+
+def test_a_warm_start_leaves_nothing_for_the_first_predict_to_compute(repo_root, tmp_path, monkeypatch):
+    """`python -m ui.serve` (make app) runs ``loaders.warm_start`` as the server starts: afterwards the first visit to
+    Predict loads no model, runs no forward pass and builds no figure of its own."""
+    import collections
+
+    from streamlit.testing.v1 import AppTest
+
+    from star import viz
+    from star.inference import Predictor
+    from ui import loaders
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "star-pool42-32-10").symlink_to(repo_root / "checkpoints" / "star-pool42-32-10", target_is_directory=True)
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(root))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(loaders, "WARM_DELAY_S", 3600.0)  # the page's own warm-up of the other samples stays idle
+    for cached in (loaders.load_view, loaders.load_predictor, loaders.predict, loaders.animation,
+                   loaders.attention_figure, loaders.gamma_scale):
+        cached.clear()
+    calls = collections.Counter()
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(Predictor, "load", classmethod(counted("model", Predictor.load.__func__)))
+    monkeypatch.setattr(Predictor, "predict", counted("forward", Predictor.predict))
+    monkeypatch.setattr(viz, "skeleton_animation", counted("animation", viz.skeleton_animation))
+    monkeypatch.setattr(viz, "part_attention_heatmaps", counted("attention", viz.part_attention_heatmaps))
+    assert loaders.warm_start()
+    assert calls == {"model": 1, "forward": 1, "animation": 1, "attention": 1}
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith("**Prediction (ZSL):") for m in at.markdown)
+    assert calls == {"model": 1, "forward": 1, "animation": 1, "attention": 1}

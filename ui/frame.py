@@ -238,6 +238,12 @@ def tsne(what: str) -> dict:
     return loaders.tsne(key(), what, str(cache_dir()))
 
 
+def tsne_figure(what: str, title: str, height: int = 620, legend_below: bool = False):
+    """The scatter of ``tsne(what)`` (computed first, with its progress bar, when not cached), built once per checkpoint."""
+    tsne(what)
+    return loaders.tsne_figure(key(), what, str(cache_dir()), title, height, legend_below)
+
+
 def open_vocabulary_allowed() -> bool:
     """Server checkpoints always; an uploaded one only when its text encoder is not a weights file."""
     current = loaded()

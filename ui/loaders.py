@@ -114,6 +114,16 @@ def _tsne(key: Key, what: str, cache_dir: str | None) -> dict:
 _TSNE_RATE = [1.0, 0.004]  # seconds = a + b x points; b updated from each t-SNE this process computes
 
 
+@st.cache_resource(max_entries=12, ttl=TTL, show_spinner=False)
+def tsne_figure(key: Key, what: str, cache_dir: str | None, title: str, height: int, legend_below: bool):
+    """The Embedding page's scatter of one t-SNE, built once per checkpoint and view (``star.viz.embedding_scatter``)."""
+    from star import viz
+
+    d = tsne(key, what, cache_dir)
+    return viz.embedding_scatter(d["xy"], d["groups"], d["hover"], d["symbols"], title=title, height=height,
+                                 legend_below=legend_below)
+
+
 def tsne_expected_seconds(points: int) -> float:
     return _TSNE_RATE[0] + _TSNE_RATE[1] * points
 
@@ -249,6 +259,42 @@ def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) ->
     _warm_threads.append(thread)
     thread.start()
     return True
+
+
+def warm_start() -> bool:
+    """What a new server's first page view needs, computed before anyone asks (``ui.serve`` runs this in a background
+    thread once the server is up): the checkpoint the app opens first (its view, model and gamma scale) and its first
+    built-in sample predicted and drawn. A session that arrives meanwhile waits on the same cache entries instead of
+    computing them again. Stops between steps when the process ends; never raises (the page computes whatever
+    failed and says why). True if every step ran."""
+    from ui import checkpoints, clips
+
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    try:
+        choices = checkpoints.checkpoint_choices()
+        label = checkpoints.default_choice(list(choices))
+        if label is None:
+            return False
+        key = checkpoints.cache_key(choices[label])
+        samples = clips.builtin_samples()
+        clip = sample_clip(samples[0]) if samples else None
+        steps = [lambda: load_predictor(key), lambda: gamma_scale(key) if load_view(key).has_unseen else None]
+        if clip is not None:
+            steps += [lambda: predict(key, clip.frames, clip.source), lambda: animation(clip.frames),
+                      lambda: attention_figure(key, clip.frames, clip.source, True)
+                      if predict(key, clip.frames, clip.source).attention_time_joint is not None else None]
+        for step in [lambda: load_view(key), *steps]:
+            if _stop_warming.is_set():
+                return False
+            step()
+        return True
+    except Exception:  # noqa: BLE001  (a warm-up never breaks the server)
+        return False
+
+
+def join_at_exit(thread: threading.Thread) -> None:
+    """Have the process stop and join ``thread`` (a warm-up) at exit, as ``warm_samples``' threads."""
+    _warm_threads.append(thread)
 
 
 _stop_warming = threading.Event()
