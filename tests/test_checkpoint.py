@@ -25,12 +25,29 @@ def _bundle():
 
 
 def test_round_trip(tmp_path):
-    tensors = {"text.names": torch.randn(3, 4), "head.w": torch.randn(2, 2)}
-    out = save_checkpoint(tmp_path / "ck", tensors, _meta(), _bundle())
+    """Every tensor and bundle array comes back with its exact values, shape and dtype, and the sidecar as written."""
+    g = torch.Generator().manual_seed(0)
+    tensors = {"text.names": torch.randn(3, 4, generator=g), "head.w": torch.randn(2, 2, generator=g),
+               "head.half": torch.randn(5, generator=g).half(), "backbone.index": torch.randperm(7, generator=g)}
+    rng = np.random.default_rng(0)
+    bundle = {"labels": np.array([0, 2], np.int64), "scores": rng.normal(size=(2, 3)).astype(np.float32),
+              "global_features": rng.normal(size=(2, 5)).astype(np.float32),
+              "name_proj": rng.normal(size=(3, 5)).astype(np.float32), "sources": np.array(["nwucla/a", "msr3d/b"]),
+              "attention_time_joint": rng.random((2, 2, 16, 25)).astype(np.float16)}
+    out = save_checkpoint(tmp_path / "ck", tensors, _meta(extra_field={"nested": [1, 2.5, "x"]}), bundle)
     ck = load_checkpoint(out / "model.json")  # a file inside the folder works too
     assert ck.meta["format"] == FORMAT and ck.gamma == 0.1 and ck.unseen == [2]
+    assert {k: v for k, v in ck.meta.items() if k not in ("format", "code_version")} == _meta(
+        extra_field={"nested": [1, 2.5, "x"]})
+    assert set(ck.tensors) == set(tensors)
+    for key, value in tensors.items():
+        assert ck.tensors[key].dtype == value.dtype and torch.equal(ck.tensors[key], value), key
     assert torch.equal(ck.sub_state("head")["w"], tensors["head.w"])
-    assert set(ck.load_bundle()) == set(_bundle())
+    back = ck.load_bundle()
+    assert set(back) == set(bundle)
+    for key, value in bundle.items():
+        assert back[key].dtype == value.dtype and back[key].shape == value.shape, key
+        np.testing.assert_array_equal(back[key], value)
     assert list_checkpoints(tmp_path) == [out]
     check_encoder(ck, "enc")
     with pytest.raises(CheckpointError, match="trained with text encoder 'enc'"):

@@ -5,10 +5,16 @@ from star.cli import COMMANDS, main
 
 
 def test_help_lists_every_command(capsys):
+    """The help's command list is exactly COMMANDS, in order, each with its help line."""
+    import re
+
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in COMMANDS:
-        assert name in out
+    listed = re.findall(r"^    (\S+)", out, flags=re.MULTILINE)  # command names sit 4 spaces in; help text deeper
+    assert listed == list(COMMANDS)
+    flat = " ".join(out.split())
+    for name, (_, help_text) in COMMANDS.items():
+        assert f"{name} {help_text}" in flat, name
 
 
 def test_every_command_module_has_the_interface():

@@ -128,11 +128,22 @@ def test_temporal_conv_float32_gradients_match_reference(stride):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.detach().abs().max()))
 
 
-def test_temporal_shift_picks_gather_for_far_offsets():
+def test_temporal_shift_picks_gather_for_far_offsets(monkeypatch):
+    """Offsets beyond ``max_reach`` (or max_reach=0) take the gather, near ones the convolution; both are exact."""
+    from star.models import shift_ops
+
+    taken = []
+    for name in ("temporal_shift_gather", "temporal_shift_conv"):
+        real = getattr(shift_ops, name)
+        monkeypatch.setattr(shift_ops, name, lambda *a, _real=real, _name=name, **k: (taken.append(_name), _real(*a, **k))[1])
     x = torch.randn(1, 2, 30, 1, dtype=torch.float64)
-    far = torch.tensor([0.5, 9.5], dtype=torch.float64)
+    far, near = torch.tensor([0.5, 9.5], dtype=torch.float64), torch.tensor([0.5, -2.5], dtype=torch.float64)
     torch.testing.assert_close(temporal_shift(x, far, 1, max_reach=4), temporal_shift_loop(x, [0.5, 9.5], 1))
-    torch.testing.assert_close(temporal_shift(x, far, 1, max_reach=0), temporal_shift_loop(x, [0.5, 9.5], 1))
+    assert taken == ["temporal_shift_gather"]
+    torch.testing.assert_close(temporal_shift(x, near, 1, max_reach=0), temporal_shift_loop(x, [0.5, -2.5], 1))
+    assert taken == ["temporal_shift_gather"] * 2
+    torch.testing.assert_close(temporal_shift(x, near, 1, max_reach=4), temporal_shift_loop(x, [0.5, -2.5], 1))
+    assert taken == ["temporal_shift_gather"] * 2 + ["temporal_shift_conv"]
 
 
 def test_temporal_shift_rejects_bad_arguments():

@@ -53,6 +53,19 @@ def test_checkpoint_is_complete_and_honest(tiny_run):
     assert bundle["desc_proj"].shape[:2] == (6, 42) and bundle["attention_time_joint"].shape[1:] == (16, 25)
     # the bundle holds model outputs only: no array shaped like skeleton frames
     assert not any(a.ndim >= 2 and a.shape[-2:] == (25, 3) for a in bundle.values())
+    # the sidecar's numbers are the bundle's scores' numbers, computed here by hand: ZSL argmax over the unseen
+    # classes; GZSL argmax over all classes with gamma taken off the seen ones; H their harmonic mean
+    scores, labels = bundle["scores"].astype(np.float64), bundle["labels"]
+    unseen = np.array(meta["unseen_classes"])
+    on_unseen = np.isin(labels, unseen)
+    zsl = (unseen[scores[on_unseen][:, unseen].argmax(1)] == labels[on_unseen]).mean()
+    calibrated = scores - meta["gamma"]["value"] * ~np.isin(np.arange(42), unseen)
+    right = calibrated.argmax(1) == labels
+    s, u = right[~on_unseen].mean(), right[on_unseen].mean()
+    assert meta["metrics"]["zsl_acc"] == pytest.approx(zsl, abs=1e-9)
+    assert (meta["metrics"]["S"], meta["metrics"]["U"]) == (pytest.approx(s, abs=1e-9), pytest.approx(u, abs=1e-9))
+    assert meta["metrics"]["H"] == pytest.approx(2 * s * u / (s + u) if s + u else 0.0, abs=1e-9)
+    assert 0 < on_unseen.sum() < n  # both kinds of test clip are there, so the checks above compare something
 
 
 def test_eval_recomputes_the_recorded_metrics(tiny_run, capsys):

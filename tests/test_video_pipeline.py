@@ -97,7 +97,7 @@ def test_meta_progress_and_json(two_people_pose):
 
 
 def test_overlay_frames(two_people_pose):
-    from star.video.overlay import landmark_points, overlay_boxes, overlay_frames
+    from star.video.overlay import BODY_COLOURS, landmark_points, overlay_boxes, overlay_frames
 
     pose, _ = two_people_pose
     whole = overlay_frames(pose, [0, 71], size=480, crop=False)
@@ -118,6 +118,20 @@ def test_overlay_frames(two_people_pose):
         assert max(image.shape[:2]) == 640  # the crop resized, its shape kept
         assert image.shape[1] / image.shape[0] == pytest.approx((x1 - x0) / (y1 - y0), abs=0.01)
         shapes.add(round(image.shape[1] / image.shape[0], 2))
+        # drawn: a white joint dot at the confident landmarks (where they land in the resized crop), and each
+        # present body's bones in its colour
+        scale = max(image.shape[:2]) / max(x1 - x0, y1 - y0)
+        white = []
+        for m in range(2):
+            if not pose.present[m, i]:
+                continue
+            lm = pose.image[m, i]
+            xy = ((lm[lm[:, 2] >= 0.3, :2] - [x0, y0]) * scale).round().astype(int)
+            xy = xy[(xy >= 0).all(1) & (xy < [image.shape[1], image.shape[0]]).all(1)]
+            white += [bool((image[y, x] > 225).all()) for x, y in xy]
+            colour = np.array(BODY_COLOURS[m])
+            assert (np.abs(image.astype(int) - colour).sum(-1) < 30).sum() > 200, (i, m)
+        assert len(white) > 20 and np.mean(white) > 0.8, (i, np.mean(white))
     assert len(shapes) == 1, shapes
 
 
