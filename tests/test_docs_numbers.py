@@ -1,0 +1,60 @@
+"""Numbers in the README and the hand-written docs cannot drift from their sources: the README's checkpoint table is
+generated from the sidecars (``bench/readme_tables.py``), and every "mean ± CI" figure written by hand, and every
+figure of the README's Results section, must be one that a results script wrote into a generated document."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+GENERATED = ("RESULTS.md", "CANONICAL.md", "SOURCE_PROBE.md", "SEPARABILITY.md", "RECIPE.md")  # written by bench/
+HAND_WRITTEN = ["README.md"] + [f"docs/{p.name}" for p in sorted((REPO / "docs").glob("*.md")) if p.name not in GENERATED]
+MEAN_CI = re.compile(r"(?<![\d.])[+-]?(\d+\.\d+) ± (\d+\.\d+)")
+
+
+def _generated_text() -> str:
+    return "\n".join((REPO / "docs" / name).read_text() for name in GENERATED)
+
+
+def test_the_readme_checkpoint_table_is_what_the_sidecars_say():
+    from bench import readme_tables
+
+    text = (REPO / "README.md").read_text()
+    assert readme_tables.with_block(text) == text, "run .venv/bin/python bench/readme_tables.py"
+
+
+@pytest.mark.parametrize("doc", HAND_WRITTEN)
+def test_every_mean_ci_written_by_hand_is_in_a_generated_document(doc):
+    source = _generated_text()
+    figures = {f"{m.group(1)} ± {m.group(2)}" for m in MEAN_CI.finditer((REPO / doc).read_text())}
+    missing = sorted(f for f in figures if f not in source)
+    assert not missing, f"{doc}: not in docs/{', docs/'.join(GENERATED)}: {missing}"
+
+
+def test_every_figure_of_the_readme_results_section_is_in_results_md():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Results"):readme.index("\n## ", readme.index("## Results") + 1)]
+    results = (REPO / "docs" / "RESULTS.md").read_text()
+    figures = set(re.findall(r"(?<![\d./])(\d+\.\d+)(?![\d])", section))
+    assert len(figures) >= 15  # the section quotes numbers: the check has something to check
+    missing = sorted(f for f in figures if f not in results)
+    assert not missing, f"README Results: not in docs/RESULTS.md: {missing}"
+
+
+def test_the_check_catches_a_changed_figure(tmp_path):
+    """The checks above on a README with one figure changed (a stale number) and with the table edited by hand."""
+    from bench import readme_tables
+
+    readme = (REPO / "README.md").read_text()
+    stale = readme.replace("36.7 ± 21.2", "36.2 ± 21.2", 1)
+    assert stale != readme
+    figures = {f"{m.group(1)} ± {m.group(2)}" for m in MEAN_CI.finditer(stale)}
+    assert "36.2 ± 21.2" in figures and "36.2 ± 21.2" not in _generated_text()
+    edited = readme.replace("| 16 | 18.6 min |", "| 16 | 17.0 min |", 1)
+    assert edited != readme and readme_tables.with_block(edited) != edited
