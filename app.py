@@ -1,7 +1,7 @@
 """STAR Studio (``make app`` or ``streamlit run app.py``): the app's frame around the pages in ``pages/``.
 
 Streamlit runs this script on every rerun: it declares the pages (``st.navigation`` over ``st.Page``: Model is
-the default, at ``/``; the others at ``/predict``, ``/embedding_spaces``, ``/confusion``, ``/calibration``),
+the default, at ``/``; the others at ``/predict``, ``/embedding_spaces``, ``/confusion``, ``/calibration``, ``/compare``),
 draws the shared sidebar once (``ui.frame.sidebar``: checkpoint picker, typed path, ``.zip`` upload, gamma slider;
 widgets with stable keys, so their values survive page switches) and the page title, then runs the open page.
 Pages read the loaded checkpoint and gamma through ``ui.frame``; cached loaders live in ``ui/loaders.py``.
@@ -22,6 +22,7 @@ PAGES = [
     st.Page("pages/embedding_spaces.py", title="Embedding spaces"),
     st.Page("pages/confusion.py", title="Confusion"),
     st.Page("pages/calibration.py", title="Calibration"),
+    st.Page("pages/compare.py", title="Compare"),
 ]
 
 page = st.navigation({"STAR Studio": PAGES})

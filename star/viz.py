@@ -256,6 +256,28 @@ def su_curve(S: Sequence[float], U: Sequence[float], current: tuple[float, float
     return fig
 
 
+def su_curves(curves: dict[str, tuple[Sequence[float], Sequence[float]]],
+              points: dict[str, tuple[float, float]] | None = None) -> go.Figure:
+    """Several seen-unseen curves on one plot: ``curves`` {name: (S (G,), U (G,))} as fractions, ``points``
+    {name: (S, U)} at each model's own gamma (marked on its curve)."""
+    fig = go.Figure()
+    colours = ("#4363d8", "#e6194b", "#3cb44b", "#f58231")
+    for (name, (S, U)), colour in zip(curves.items(), colours):
+        s, u = np.asarray(S, np.float64) * 100, np.asarray(U, np.float64) * 100
+        order = np.lexsort((-s, u))
+        fig.add_trace(go.Scatter(x=u[order], y=s[order], mode="lines", name=name, line=dict(color=colour, width=2),
+                                 hovertemplate=f"{name}<br>U %{{x:.2f}}%<br>S %{{y:.2f}}%<extra></extra>"))
+        if points and name in points:
+            ps, pu = points[name]
+            fig.add_trace(go.Scatter(x=[pu * 100], y=[ps * 100], mode="markers", name=f"{name}: its gamma",
+                                     marker=dict(color=colour, size=11, symbol="diamond")))
+    fig.update_layout(title="Seen-unseen accuracy curves (every gamma)", height=440,
+                      xaxis=dict(title="U: unseen accuracy (%)", range=[0, 100]),
+                      yaxis=dict(title="S: seen accuracy (%)", range=[0, 100]), margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(x=0.99, xanchor="right", y=0.99))
+    return fig
+
+
 VALIDATION_SERIES = {"val_H": ("H", "#4363d8", "solid"), "val_S": ("S (pseudo-seen)", "#f58231", "solid"),
                      "val_U": ("U (pseudo-unseen)", "#3cb44b", "solid"), "val_zsl": ("ZSL", "#911eb4", "dot")}
 

@@ -26,7 +26,7 @@ from ui.model_view import ModelView  # noqa: E402
 
 TIMEOUT = 120
 PAGES = {"Model": "pages/model.py", "Predict": "pages/predict.py", "Embedding spaces": "pages/embedding_spaces.py",
-         "Confusion": "pages/confusion.py", "Calibration": "pages/calibration.py"}
+         "Confusion": "pages/confusion.py", "Calibration": "pages/calibration.py", "Compare": "pages/compare.py"}
 
 
 def _star_checkpoint() -> Path:

@@ -36,7 +36,8 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SAMPLE = "S002C001P003R001A003.skeleton"
 WAIT_MS = 90_000
-NAV_LABELS = ["Model", "Predict", "Embedding spaces", "Confusion", "Calibration"]
+COMPARED = "baseline-pool42-32-10"  # compared with the toured checkpoint on the Compare page
+NAV_LABELS = ["Model", "Predict", "Embedding spaces", "Confusion", "Calibration", "Compare"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,7 +67,10 @@ def server(checkpoint, tmp_path_factory):
     port = _free_port()
     root = tmp_path_factory.mktemp("served")  # a checkpoint folder with only the toured checkpoint
     shutil.copytree(checkpoint, root / checkpoint.name)
-    env = dict(os.environ, STAR_CHECKPOINT_DIRS=str(root), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    other = tmp_path_factory.mktemp("served-second")  # a second root: the baseline of the same split, for Compare
+    shutil.copytree(checkpoint.parent / COMPARED, other / COMPARED)
+    env = dict(os.environ, STAR_CHECKPOINT_DIRS=f"{root}{os.pathsep}{other}", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1")
     env.pop("STAR_DATA_DIR", None)
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
@@ -318,6 +322,19 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _type_path(page, "")  # cleared: the picked checkpoint again
     page.locator('[data-testid="stMetric"]').first.wait_for()
     assert _sidebar_errors(page) == [] and _metric(page, "H (harmonic)") == before
+
+    # Compare: the toured checkpoint (A) against the baseline of its split (B), the library's numbers
+    from star.checkpoint import load_checkpoint
+    from star.compare import compare
+
+    _nav(page, "Compare", timeout_ms=4 * WAIT_MS)
+    page.get_by_text("McNemar's exact test", exact=False).wait_for(timeout=4 * WAIT_MS)
+    a, b = load_checkpoint(checkpoint), load_checkpoint(checkpoint.parent / COMPARED)
+    want = compare(a.meta, a.load_bundle(), b.meta, b.load_bundle()).mcnemar
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert f"A gets {want['a_only']} and B {want['b_only']}; p = {want['p_value']:.4g}" in main
+    assert page.locator('.js-plotly-plot').count() == 1 and page.locator('[data-testid="stDataFrame"]').count() == 3
+    _shot(page, "compare")
 
     # a fresh session opened directly on /calibration starts at the checkpoint's own gamma
     page.goto(f"{server}/calibration")

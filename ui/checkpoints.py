@@ -58,6 +58,16 @@ def has_unseen_classes(path: Path) -> bool:
         return False
 
 
+def benchmark_of(path: Path) -> str | None:
+    """The benchmark in the checkpoint's sidecar at ``path``; None when its sidecar cannot be read."""
+    import json
+
+    try:
+        return str(json.loads((Path(path) / "model.json").read_text()).get("benchmark"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def zero_shot_choice(choices: dict[str, Path]) -> str | None:
     """The label of a checkpoint with unseen classes, for the views that need them: the shipped zero-shot one
     when offered, else the first such; None when no offered checkpoint has unseen classes."""

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from star.data.clipbank import is_clip_bank
 from star.paths import SAMPLES_DIR, data_dir
 from star.skeleton.clip import Clip, SkeletonFormatError
@@ -67,6 +69,25 @@ def bank_from_upload(name: str, data: bytes):
             return read_any_bank(path)
         except ImportFormatError as exc:
             raise ImportFormatError(str(exc).replace(str(path.parent) + "/", "")) from None
+
+
+def bank_sample_for(source: str, benchmark: str, root: str | Path | None = None) -> Sample | None:
+    """The data folder's clip behind a bundle's test clip (``source``: ``prefix/sample id`` for a pooled benchmark,
+    the sample id otherwise), as the Predict page's clip-bank choice; None when its bank is not in the folder."""
+    from star.data import ClipBank
+    from star.data.benchmarks import get_benchmark
+
+    components = get_benchmark(benchmark).components
+    prefix, _, sample_id = source.rpartition("/") if "/" in source else ("", "", source)
+    comp = next((c for c in components if (c.prefix or "") == prefix), None)
+    if comp is None:
+        return None
+    path = (Path(root) if root is not None else data_dir()) / comp.file
+    if not path.is_file():
+        return None
+    bank = ClipBank.load(path)
+    where = np.flatnonzero(bank.sample_id == sample_id)
+    return Sample(bank_label(bank, int(where[0])), path, int(where[0])) if len(where) else None
 
 
 def builtin_samples(samples_dir: str | Path = SAMPLES_DIR) -> list[Sample]:

@@ -124,6 +124,34 @@ def tsne_figure(key: Key, what: str, cache_dir: str | None, title: str, height: 
                                  legend_below=legend_below)
 
 
+COMPARE_REPLICATES = 1000  # bootstrap replicates of the Compare page (star compare's default)
+
+
+@st.cache_resource(max_entries=8, ttl=TTL,
+                   show_spinner="Comparing: 1,000 paired bootstrap replicates (a few seconds, once per pair)...")
+def comparison(key_a: Key, key_b: Key):
+    """``star.compare.compare`` of two loaded checkpoints (A = the sidebar's), cached per pair."""
+    from star.compare import compare
+
+    a, b = load_view(key_a), load_view(key_b)
+    return compare(a.meta, a.bundle, b.meta, b.bundle, replicates=COMPARE_REPLICATES)
+
+
+@st.cache_resource(max_entries=8, ttl=TTL, show_spinner=False)
+def comparison_curves(key_a: Key, key_b: Key):
+    """Both models' seen-unseen curves and their points at their own gammas, on one figure."""
+    from star import viz
+
+    curves, points = {}, {}
+    for key in (key_a, key_b):
+        view = load_view(key)
+        data = model_view.su_curve_data(view)
+        curves[view.name] = (data["S"], data["U"])
+        g = model_view.gzsl_at(view, view.gamma)
+        points[view.name] = (g["S"], g["U"])
+    return viz.su_curves(curves, points)
+
+
 def tsne_expected_seconds(points: int) -> float:
     return _TSNE_RATE[0] + _TSNE_RATE[1] * points
 
