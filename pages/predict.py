@@ -149,6 +149,22 @@ def part_matches(view, clip, pred, temperature: float) -> None:
                    "attention map.")
 
 
+def part_occlusion(view, key, clip) -> None:
+    from star.occlusion import RULE
+
+    result = loaders.occlusion(key, clip.frames, clip.source)
+    top = view.class_names[result["top"]]
+    among = "the unseen classes" if view.has_unseen else "its classes"
+    st.markdown(f"**Which parts the decision depends on.** Top class among {among}: **{top}** "
+                f"({result['prob'] * 100:.1f} %). Each bar: how much its probability drops when that part is occluded.")
+    st.plotly_chart(viz.occlusion_bars(result["parts"], top), width="stretch")
+    st.dataframe([{"part": r["part"], "probability with the part occluded (%)": round(r["prob"] * 100, 2),
+                   "drop (points)": round(r["drop"] * 100, 2), "top class then": view.class_names[r["top_after"]]}
+                  for r in result["parts"]], hide_index=True, width="stretch")
+    st.caption(f"Occluded: {RULE}. Compare with the attention view: attention says where the prompts look, "
+               "occlusion what the decision needs.")
+
+
 def recording(view, clip) -> None:
     model = loaders.source_model()
     if isinstance(model, str):
@@ -173,13 +189,14 @@ def details(view, key, clip, pred, temperature: float) -> None:
     """Per-part evidence, open vocabulary and the recording, one tab at a time (a fragment with lazy tabs: only
     the open tab runs and is drawn, and switching tabs reruns only this)."""
     names = (["Attention"] if pred.attention_time_joint is not None else []) + \
-        (["Part matches"] if pred.part_scores is not None else []) + ["Open vocabulary"] + \
+        (["Part matches"] if pred.part_scores is not None else []) + ["Part occlusion", "Open vocabulary"] + \
         (["Recording"] if str(view.meta.get("benchmark", "")).startswith("pool42") else [])
     if pred.part_scores is None:
         st.caption("This checkpoint is a global baseline: it has no body parts, so no per-part evidence.")
     tabs = dict(zip(names, st.tabs(names, key=DETAILS_TAB, on_change="rerun")))
     views = {"Attention": lambda: attention_view(view, key, clip, pred),
              "Part matches": lambda: part_matches(view, clip, pred, temperature),
+             "Part occlusion": lambda: part_occlusion(view, key, clip),
              "Open vocabulary": lambda: open_vocabulary(view, key, clip),
              "Recording": lambda: recording(view, clip)}
     for name, tab in tabs.items():

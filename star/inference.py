@@ -109,6 +109,20 @@ class Predictor:
                 global_feature=np.asarray(out.global_features[i])))
         return preds
 
+    def occlusion(self, clip: Clip, zero_shot: bool = True) -> dict:
+        """``star.occlusion.part_occlusion`` of one clip: each body part occluded in turn, the top class's
+        probability drop. Candidates: the unseen classes (``zero_shot`` and the model has some), else all classes."""
+        from star.occlusion import part_occlusion
+
+        unseen = self.meta["unseen_classes"]
+        candidates = unseen if zero_shot and unseen else list(range(len(self.class_names)))
+
+        def score(inputs: np.ndarray) -> np.ndarray:
+            return self.pipe.scores(self.pipe.head_outputs(self.pipe.backbone_features(inputs)))
+
+        return part_occlusion(score, self.pipe.model_inputs([clip]), int(self.meta["num_parts"]), candidates,
+                              self.temperature)[0]
+
     def encoder(self):
         if self._encoder is None:
             enc = get_encoder(self.meta["text_encoder"].get("spec", self.meta["text_encoder"]["id"]))

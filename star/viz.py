@@ -256,6 +256,17 @@ def su_curve(S: Sequence[float], U: Sequence[float], current: tuple[float, float
     return fig
 
 
+def occlusion_bars(parts: Sequence[dict], top: str) -> go.Figure:
+    """Probability drop of the top class per occluded part (``star.occlusion.part_occlusion``'s rows), in points."""
+    names = [r["part"] for r in parts]
+    drops = [r["drop"] * 100 for r in parts]
+    fig = go.Figure(go.Bar(x=names, y=drops, marker_color=[PART_COLOURS[k % len(PART_COLOURS)] for k in range(len(names))],
+                           hovertemplate="%{x}: %{y:+.2f} points<extra></extra>"))
+    fig.update_layout(title=f"Drop of p({top}) when each part is occluded", height=320,
+                      yaxis=dict(title="probability drop (points)"), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
 def su_curves(curves: dict[str, tuple[Sequence[float], Sequence[float]]],
               points: dict[str, tuple[float, float]] | None = None) -> go.Figure:
     """Several seen-unseen curves on one plot: ``curves`` {name: (S (G,), U (G,))} as fractions, ``points``

@@ -58,6 +58,12 @@ def predict(key: Key, frames: np.ndarray, source: str):
     return predictor.predict([Clip(frames, source)], top_k=len(predictor.class_names))[0]
 
 
+@st.cache_resource(max_entries=32, ttl=TTL, show_spinner="Occluding each body part (one forward pass)...")
+def occlusion(key: Key, frames: np.ndarray, source: str) -> dict:
+    """``Predictor.occlusion`` of one clip (every part occluded in turn; ``star.occlusion``)."""
+    return load_predictor(key).occlusion(Clip(frames, source))
+
+
 @st.cache_resource(max_entries=16, ttl=TTL, show_spinner="Drawing the skeleton...")
 def animation(frames: np.ndarray):
     from star import viz
