@@ -255,7 +255,7 @@ def test_predict_page_sample_shows_prediction(app, view):
     assert _bars(at, "ZSL") == [(t["class"], pytest.approx(100 * t["prob"])) for t in zsl]
     assert len(_bars(at, "GZSL")) == 3
     assert len(at.get("plotly_chart")) == 4  # animation, ZSL, GZSL, attention (the open tab)
-    assert [t.label for t in at.tabs] == ["Attention", "Part matches", "Open vocabulary", "Recording"]
+    assert [t.label for t in at.tabs] == ["Attention", "Part matches", "Part occlusion", "Open vocabulary", "Recording"]
     assert not at.error
     # the synthetic clip (no tracking noise, its own bone lengths) lies outside the training range: flagged above
     # the tabs; the Recording tab has the shipped source model's numbers
@@ -324,7 +324,7 @@ def test_a_head_without_attention_shows_its_part_matches_and_says_why_there_is_n
     at.run()
     assert any(m.value.startswith("**What it is.** Mean of the part's") for m in at.markdown)
     at = _open(at, "Predict")
-    assert [t.label for t in at.tabs] == ["Part matches", "Open vocabulary", "Recording"]  # no attention tab
+    assert [t.label for t in at.tabs] == ["Part matches", "Part occlusion", "Open vocabulary", "Recording"]  # no attention tab
     assert any(c.value.startswith("This head mean-pools each part's tokens") for c in at.caption)
     assert len(at.get("plotly_chart")) == 4  # animation, ZSL, GZSL, part match: no attention map
     assert not at.error
