@@ -1,6 +1,9 @@
 """Predict page: upload or pick a clip (or a video: its pose is extracted); 3D animation, ZSL / GZSL top-k,
 per-part attention, open vocabulary."""
 
+import json
+from pathlib import Path
+
 import streamlit as st
 
 from star import viz
@@ -8,12 +11,12 @@ from star.checkpoint import CheckpointError
 from star.data.importers import ImportFormatError
 from star.skeleton.clip import SkeletonFormatError
 from star.text.encoders import EncoderError
-from star.inference import top_lists
+from star.inference import score_labelled, top_lists
 from ui import clips, frame, loaders, model_view
 from ui import video as videos
 
 view = frame.view()
-clip = video = None  # video: (uploaded file, ui.video.VideoResult) for a video upload
+clip = video = labelled = None  # video: (uploaded file, ui.video.VideoResult); labelled: (name, uploaded bank)
 if view is not None:
     key, gamma = frame.key(), frame.gamma()
     banks = clips.clip_banks()
@@ -57,6 +60,7 @@ if view is not None:
                 i = st.selectbox("Clip", range(len(bank)), format_func=lambda i: clips.bank_label(bank, i),
                                  key="predict_bank_upload_clip")
                 clip = bank.clip(i)
+                labelled = (up.name, bank)
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
             samples = loaders.bank_samples(bank)
@@ -165,6 +169,47 @@ def part_occlusion(view, key, clip) -> None:
                "occlusion what the decision needs.")
 
 
+def labelled_bank(view, key, name: str, bank, clip) -> None:
+    """An uploaded bank's labels: where this clip's true class ranks, and every clip scored on request."""
+    names = list(bank.class_names)
+    true = names[clip.label] if clip.label is not None else None
+    if true is not None:
+        ranked = loaders.rank_names(key, clip.frames, clip.source, tuple(names), len(names))
+        place = [t["class"] for t in ranked].index(true) + 1
+        st.markdown(f"**True class: {true}**, ranked {place} of the bank's {len(names)} class names.")
+    with st.expander(f"Score every clip of {name} ({len(bank)} clips) against its {len(names)} class names"):
+        result = st.session_state.get("labelled_result")
+        if result is None or result[0] != (name, len(bank), key):
+            if not st.toggle(f"Score all {len(bank)} clips", key="labelled_start"):
+                return
+            bar = st.progress(0.0, text="Scoring...")
+            scored = score_labelled(loaders.load_predictor(key), [bank.clip(j) for j in range(len(bank))], names,
+                                    names, progress=lambda done, total: bar.progress(done / total,
+                                                                                     text=f"{done} of {total} clips"))
+            bar.empty()
+            result = ((name, len(bank), key), scored)
+            st.session_state["labelled_result"] = result
+        scored = result[1]
+        if scored["accuracy"] is None:
+            st.info("No clip's class is among the candidates.")
+            return
+        st.metric("Top-1 accuracy", f"{scored['accuracy'] * 100:.1f} %", help=f"over {scored['clips']} clips, "
+                  f"ranked among the bank's {len(names)} class names")
+        left, right = st.columns(2)
+        left.dataframe(scored["per_class"], hide_index=True, width="stretch")
+        right.plotly_chart(viz.confusion_heatmap(scored["confusion"], scored["names"],
+                                                 title="Your clips: true class (rows) against prediction"),
+                           width="stretch")
+        wrong = [{"clip": r["source"], "true": r["true"], "predicted": r["top"][0]["class"], "true class ranked": r["rank"]}
+                 for r in scored["rows"] if r["rank"] is not None and not r["right"]]
+        st.markdown(f"**Clips it got wrong ({len(wrong)})**")
+        st.dataframe(wrong, hide_index=True, width="stretch")
+        lines = [json.dumps({"source": r["source"], "top": r["top"]}) for r in scored["rows"]]
+        lines.append(json.dumps({"accuracy": scored["accuracy"], "clips": scored["clips"]}))
+        st.download_button("Download the predictions (JSON lines, as star predict --json)", "\n".join(lines) + "\n",
+                           file_name=f"{Path(name).stem}-predictions.jsonl", mime="application/json")
+
+
 def recording(view, clip) -> None:
     model = loaders.source_model()
     if isinstance(model, str):
@@ -246,4 +291,7 @@ if pred is not None:
             st.warning(f"{len(like.unusual)} of the clip's recording cues lie outside the range of the training "
                        "clips: it resembles none of the training datasets, so expect weaker predictions (tab "
                        "Recording).")
+    if labelled is not None:
+        st.subheader("Your labelled clips")
+        labelled_bank(view, key, labelled[0], labelled[1], clip)
     details(view, key, clip, pred, temperature)

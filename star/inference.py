@@ -197,3 +197,38 @@ def top_predictions(predictor: Predictor, clips: list[Clip], candidates: list[st
         return predictor.rank_names(clips, candidates, top_k)
     everything = gzsl or not predictor.meta["unseen_classes"]
     return [p.gzsl_top if everything else p.zsl_top for p in predictor.predict(clips, gamma, top_k)]
+
+
+def score_labelled(predictor: Predictor, clips: list[Clip], class_names: list[str], candidates: list[str],
+                   top_k: int = 5, batch_size: int = 64, progress=None) -> dict:
+    """A user's labelled clips ranked among ``candidates`` (open vocabulary: ``Predictor.rank_names``).
+
+    ``clips[i].label`` indexes ``class_names``. Returns {rows: per clip {source, true, top (the first ``top_k``
+    [{class, score}], as ``star predict --json``), rank (1-based place of the true name among the candidates, None
+    when it is not one), right}, accuracy (top-1 over clips whose true name is a candidate), clips (that many),
+    per_class [{class, clips, accuracy}], names (the candidates, the confusion's order), confusion (counts: true
+    candidate x predicted candidate)}. ``progress(done, total)`` after each batch."""
+    names = list(dict.fromkeys(n.strip() for n in candidates if n.strip()))
+    index = {n: j for j, n in enumerate(names)}
+    confusion = np.zeros((len(names), len(names)), np.int64)
+    rows = []
+    for s in range(0, len(clips), batch_size):
+        batch = clips[s:s + batch_size]
+        for clip, ranked in zip(batch, predictor.rank_names(batch, names)):
+            true = class_names[clip.label] if clip.label is not None else None
+            order = [t["class"] for t in ranked]
+            rank = order.index(true) + 1 if true in index else None
+            if rank is not None:
+                confusion[index[true], index[order[0]]] += 1
+            rows.append({"source": clip.source, "true": true,
+                         "top": [{"class": t["class"], "score": round(float(t["score"]), 6)} for t in ranked[:top_k]],
+                         "rank": rank, "right": rank == 1})
+        if progress is not None:
+            progress(min(s + batch_size, len(clips)), len(clips))
+    scored = [r for r in rows if r["rank"] is not None]
+    per_class = [{"class": n, "clips": int(confusion[j].sum()),
+                  "accuracy": float(confusion[j, j] / confusion[j].sum())} for j, n in enumerate(names)
+                 if confusion[j].sum()]
+    return {"rows": rows, "accuracy": float(np.mean([r["right"] for r in scored])) if scored else None,
+            "clips": len(scored), "per_class": per_class, "names": names, "confusion": confusion}
+

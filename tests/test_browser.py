@@ -233,6 +233,16 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     main_text = page.locator('[data-testid="stMain"]').inner_text()
     assert like.best in main_text and f"{100 * like.probabilities.max():.1f} %" in main_text
     _shot(page, "predict-recording")
+    # part occlusion: the library's drops for this clip, one bar per part
+    from star.inference import Predictor
+
+    occluded = Predictor.load(checkpoint).occlusion(read_ntu_skeleton(ntu_samples / SAMPLE))
+    page.get_by_role("tab", name="Part occlusion").click()
+    page.get_by_text("Which parts the decision depends on.").wait_for()
+    _settle(page)
+    main_text = page.locator('[data-testid="stMain"]').inner_text()
+    assert f"({occluded['prob'] * 100:.1f} %)" in main_text and "Occluded: the part's joints set" in main_text
+    _shot(page, "predict-occlusion")
     # the open vocabulary: a preset of 120 names, of which the top 10 are drawn
     page.get_by_role("tab", name="Open vocabulary").click()
     _choose(page, "Vocabulary", "NTU RGB+D 120")

@@ -1,0 +1,67 @@
+"""Your own labelled clips: a bank scored among its class names (star.inference.score_labelled) and on Predict."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def test_labelled_clips_give_accuracy_ranks_and_a_confusion_that_agree(repo_root, shared_data):
+    """A bank's labelled clips scored among its own class names: every number follows from the per-clip rankings,
+    and the top lists are star predict's (the same ranking, the same schema)."""
+    from star.data.clipbank import ClipBank
+    from star.inference import Predictor, score_labelled
+
+    bank = ClipBank.load(shared_data / "utdmhad.npz")
+    picks = [int(np.flatnonzero(bank.label == c)[0]) for c in range(6)]
+    clips = [bank.clip(i) for i in picks]
+    names = bank.class_names[:6] + ["juggling three balls"]  # a candidate no clip has
+    predictor = Predictor.load(repo_root / "checkpoints" / "star-openvocab-pool69")
+    got = score_labelled(predictor, clips, bank.class_names, names, top_k=3)
+    ranked = predictor.rank_names(clips, names)
+    assert [r["top"][0]["class"] for r in got["rows"]] == [r[0]["class"] for r in ranked]
+    assert [len(r["top"]) for r in got["rows"]] == [3] * 6
+    assert [r["rank"] for r in got["rows"]] == [[t["class"] for t in r].index(bank.class_names[c.label]) + 1
+                                                for r, c in zip(ranked, clips)]
+    assert got["accuracy"] == np.mean([r["rank"] == 1 for r in got["rows"]]) and got["clips"] == 6
+    assert got["confusion"].sum() == 6 and got["confusion"].shape == (7, 7)
+    assert np.trace(got["confusion"]) == sum(r["right"] for r in got["rows"])
+    assert [p["class"] for p in got["per_class"]] == bank.class_names[:6]
+    other = score_labelled(predictor, clips, bank.class_names, ["juggling three balls", bank.class_names[0]])
+    assert other["clips"] == 1 and [r["rank"] for r in other["rows"]][1:] == [None] * 5
+
+
+def test_an_uploaded_labelled_bank_on_predict(repo_root, shared_data, tmp_path, monkeypatch):
+    """A bank uploaded on Predict: the clip's true class and its rank; every clip scored on request, with accuracy,
+    per class, the wrong clips and a JSON download in star predict's schema."""
+    import io
+
+    from streamlit.testing.v1 import AppTest
+
+    from star.data.clipbank import ClipBank
+    from star.inference import Predictor, score_labelled
+
+    bank = ClipBank.load(shared_data / "utdmhad.npz")
+    small = bank.subset([int(np.flatnonzero(bank.label == c)[0]) for c in (0, 1, 2, 3)])
+    buffer = io.BytesIO()
+    np.savez(buffer, **small.to_arrays())
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/predict.py").run()
+    at.radio(key="predict_source").set_value("Upload a clip bank").run()
+    at.file_uploader(key="predict_bank_upload").upload("mine.npz", buffer.getvalue()).run()
+    assert not at.exception, [e.value for e in at.exception]
+    predictor = Predictor.load(repo_root / "checkpoints" / "star-openvocab-pool69")
+    clips = [small.clip(i) for i in range(len(small))]
+    want = score_labelled(predictor, clips, small.class_names, small.class_names)
+    place = want["rows"][0]["rank"]
+    assert any(m.value == f"**True class: {small.class_names[clips[0].label]}**, ranked {place} of the bank's "
+               f"{len(small.class_names)} class names." for m in at.markdown)
+    at.toggle(key="labelled_start").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.value for m in at.metric if m.label == "Top-1 accuracy"] == [f"{want['accuracy'] * 100:.1f} %"]
+    download = [d for d in at.get("download_button")]
+    assert download  # the predictions, as star predict --json writes them
