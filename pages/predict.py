@@ -81,6 +81,11 @@ def predictions(view, key, pred, gamma: float, temperature: float, video_layout:
     unseen_names = [view.class_names[i] for i in view.unseen]
     top_k = st.slider("top-k", 1, min(10, len(view.class_names)), min(5, len(view.class_names)), key=TOP_K_KEY)
     zsl_top, gzsl_top = top_lists(pred.scores, view.seen, view.unseen, view.class_names, gamma, top_k, temperature)
+    ranking = zsl_top if view.has_unseen else gzsl_top  # what `star predict --json` prints for this clip
+    st.download_button("Download this prediction (JSON, as star predict --json)",
+                       clips.prediction_json(pred.source, ranking),
+                       file_name=f"{Path(pred.source).stem or 'clip'}-prediction.json", mime="application/json",
+                       key="predict_download")
     if not view.has_unseen:  # an open-vocabulary model: one ranking of its classes, all seen in training
         st.markdown(f"**Prediction: {gzsl_top[0]['class']}**")
         st.plotly_chart(viz.topk_bar(gzsl_top, f"Among its {len(view.class_names)} classes (all seen in training)",
@@ -204,9 +209,9 @@ def labelled_bank(view, key, name: str, bank, clip) -> None:
                  for r in scored["rows"] if r["rank"] is not None and not r["right"]]
         st.markdown(f"**Clips it got wrong ({len(wrong)})**")
         st.dataframe(wrong, hide_index=True, width="stretch")
-        lines = [json.dumps({"source": r["source"], "top": r["top"]}) for r in scored["rows"]]
-        lines.append(json.dumps({"accuracy": scored["accuracy"], "clips": scored["clips"]}))
-        st.download_button("Download the predictions (JSON lines, as star predict --json)", "\n".join(lines) + "\n",
+        lines = "".join(clips.prediction_json(r["source"], r["top"]) for r in scored["rows"])
+        lines += json.dumps({"accuracy": scored["accuracy"], "clips": scored["clips"]}) + "\n"
+        st.download_button("Download the predictions (JSON lines, as star predict --json)", lines,
                            file_name=f"{Path(name).stem}-predictions.jsonl", mime="application/json")
 
 

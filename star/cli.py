@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("star.commands.train", "train the STAR head (or baseline / ablation) on cached features"),
     "eval": ("star.commands.eval", "evaluate a checkpoint: ZSL, GZSL S/U/H, AUSUC"),
     "predict": ("star.commands.predict", "zero-shot predictions for a clip or a clip bank"),
+    "occlude": ("star.commands.occlude", "which body parts each class depends on: occlusion on the test clips"),
     "compare": ("star.commands.compare", "two checkpoints on the same test clips: paired CIs, McNemar, per class"),
     "import-official": ("star.commands.import_official", "turn a run file of the authors' STAR code into a checkpoint"),
     "pose": ("star.commands.pose", "RGB video -> NTU skeleton file (BlazePose pose extraction)"),

@@ -112,6 +112,13 @@ class Predictor:
     def occlusion(self, clip: Clip, zero_shot: bool = True) -> dict:
         """``star.occlusion.part_occlusion`` of one clip: each body part occluded in turn, the top class's
         probability drop. Candidates: the unseen classes (``zero_shot`` and the model has some), else all classes."""
+        return self.occlusions([clip], zero_shot=zero_shot)[0]
+
+    def occlusions(self, clips: list[Clip], targets: list[int] | None = None, zero_shot: bool = True,
+                   batch_size: int = 16, progress=None) -> list[dict]:
+        """``occlusion`` of many clips, ``batch_size`` clips (and their occluded copies) per forward pass; with
+        ``targets`` (a class per clip, e.g. its true class) the drop of that class's probability instead of the top
+        one's. ``progress(done, total)`` after each batch."""
         from star.occlusion import part_occlusion
 
         unseen = self.meta["unseen_classes"]
@@ -120,8 +127,14 @@ class Predictor:
         def score(inputs: np.ndarray) -> np.ndarray:
             return self.pipe.scores(self.pipe.head_outputs(self.pipe.backbone_features(inputs)))
 
-        return part_occlusion(score, self.pipe.model_inputs([clip]), int(self.meta["num_parts"]), candidates,
-                              self.temperature)[0]
+        out = []
+        for s in range(0, len(clips), batch_size):
+            batch = clips[s:s + batch_size]
+            out += part_occlusion(score, self.pipe.model_inputs(batch), int(self.meta["num_parts"]), candidates,
+                                  self.temperature, None if targets is None else targets[s:s + batch_size])
+            if progress is not None:
+                progress(min(s + batch_size, len(clips)), len(clips))
+        return out
 
     def encoder(self):
         if self._encoder is None:

@@ -29,13 +29,13 @@ def occlude(inputs: np.ndarray, joints: Sequence[int]) -> np.ndarray:
 
 
 def part_occlusion(score: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, num_parts: int,
-                   candidates: Sequence[int], temperature: float) -> list[dict]:
-    """Per part of ``partition(num_parts)``: the top class among ``candidates`` of each clip in ``inputs`` (N, 3, T,
-    25, M) and its probability with the part occluded.
+                   candidates: Sequence[int], temperature: float, targets: Sequence[int] | None = None) -> list[dict]:
+    """Per part of ``partition(num_parts)``: the probability of each clip's target class (default: its top class
+    among ``candidates``) with the part occluded, for the clips ``inputs`` (N, 3, T, 25, M).
 
-    ``score`` maps model inputs (B, 3, T, 25, M) to class scores (B, C). Returns, per clip, a dict {top (class
-    index), prob (its probability as it is), parts: [{part, prob (occluded), drop (prob - occluded prob),
-    top_after (the occluded copy's top class)}]}."""
+    ``score`` maps model inputs (B, 3, T, 25, M) to class scores (B, C). Returns, per clip, a dict {top (the
+    target class index), prob (its probability as it is), parts: [{part, prob (occluded), drop (prob - occluded
+    prob), top_after (the occluded copy's top class)}]}."""
     parts = partition(num_parts)
     n = len(inputs)
     batch = np.concatenate([np.asarray(inputs, np.float32)] + [occlude(inputs, joints) for joints in parts.values()])
@@ -44,7 +44,7 @@ def part_occlusion(score: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray
     probs = class_probabilities(scores, candidates, temperature)  # (B, C), 0 outside the candidates
     out = []
     for i in range(n):
-        top = int(np.argmax(probs[i]))
+        top = int(np.argmax(probs[i])) if targets is None else int(targets[i])
         rows = []
         for k, part in enumerate(parts):
             j = n * (k + 1) + i
@@ -62,3 +62,32 @@ def class_part_dependence(results: list[dict], labels: Sequence[int], num_parts:
         for row in result["parts"]:
             out.setdefault(int(label), {p: [] for p in partition(num_parts)})[row["part"]].append(row["drop"])
     return {c: {p: float(np.mean(v)) for p, v in parts.items()} for c, parts in out.items()}
+
+
+def test_clip_dependence(predictor, data_dir=None, clips_per_class: int | None = None, progress=None) -> dict:
+    """Which parts each class depends on, on the checkpoint's own test clips: every clip of an unseen class (all
+    classes for a model without unseen ones) occluded part by part, the drop of its TRUE class's probability among
+    the candidates, averaged per class. Returns {parts, classes: {class name: {part: mean drop}}, clips: {class
+    name: count}, rule}. ``clips_per_class`` keeps the first N test clips of each class (a quicker look)."""
+    import dataclasses
+
+    from star.config import RunConfig, load_benchmark_splits
+
+    meta = predictor.meta
+    cfg = RunConfig.from_dict(meta["config"], where="the checkpoint's config")
+    if data_dir is not None:
+        cfg = dataclasses.replace(cfg, data_dir=str(data_dir))
+    test = load_benchmark_splits(cfg)[1]["test"]
+    wanted = set(meta["unseen_classes"] or range(len(meta["class_names"])))
+    rows = [i for i in range(len(test)) if int(test.label[i]) in wanted]
+    if clips_per_class:
+        kept: dict[int, int] = {}
+        rows = [i for i in rows if kept.setdefault(int(test.label[i]), 0) < clips_per_class
+                and not kept.update({int(test.label[i]): kept[int(test.label[i])] + 1})]
+    labels = [int(test.label[i]) for i in rows]
+    results = predictor.occlusions([test.clip(i) for i in rows], targets=labels, progress=progress)
+    per_class = class_part_dependence(results, labels, int(meta["num_parts"]))
+    names = meta["class_names"]
+    return {"parts": list(partition(int(meta["num_parts"]))), "rule": RULE,
+            "classes": {names[c]: per_class[c] for c in sorted(per_class)},
+            "clips": {names[c]: labels.count(c) for c in sorted(per_class)}}

@@ -267,6 +267,20 @@ def occlusion_bars(parts: Sequence[dict], top: str) -> go.Figure:
     return fig
 
 
+def part_dependence_heatmap(classes: dict[str, dict[str, float]], parts: Sequence[str], title: str = "") -> go.Figure:
+    """Classes x parts heat map of the mean probability drop (points) when a part is occluded
+    (``star.occlusion.test_clip_dependence``); red: the class needs the part, blue: the class gains without it."""
+    names = list(classes)
+    z = np.array([[classes[c][p] * 100 for p in parts] for c in names])
+    limit = float(np.abs(z).max()) if z.size and np.abs(z).max() > 0 else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=list(parts), y=names, zmin=-limit, zmax=limit, colorscale="RdBu_r",
+                               colorbar=dict(title="drop (points)"),
+                               hovertemplate="%{y}, %{x} occluded: %{z:+.1f} points<extra></extra>"))
+    fig.update_layout(title=title, height=max(300, 28 * len(names) + 120), margin=dict(l=10, r=10, t=40, b=10),
+                      yaxis=dict(autorange="reversed"))
+    return fig
+
+
 def su_curves(curves: dict[str, tuple[Sequence[float], Sequence[float]]],
               points: dict[str, tuple[float, float]] | None = None) -> go.Figure:
     """Several seen-unseen curves on one plot: ``curves`` {name: (S (G,), U (G,))} as fractions, ``points``

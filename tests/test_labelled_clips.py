@@ -65,3 +65,29 @@ def test_an_uploaded_labelled_bank_on_predict(repo_root, shared_data, tmp_path, 
     assert [m.value for m in at.metric if m.label == "Top-1 accuracy"] == [f"{want['accuracy'] * 100:.1f} %"]
     download = [d for d in at.get("download_button")]
     assert download  # the predictions, as star predict --json writes them
+
+
+def test_a_prediction_downloads_as_star_predict_json(repo_root, tmp_path, monkeypatch, capsys):
+    from streamlit.testing.v1 import AppTest
+
+    from star.cli import main
+    from ui.clips import builtin_samples
+
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
+    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
+    at.run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    button = [d for d in at.get("download_button") if "as star predict --json" in d.proto.label]
+    assert len(button) == 1
+    sample = builtin_samples()[0]
+    assert main(["predict", str(sample.path), "--checkpoint", str(repo_root / "checkpoints" / "star-pool42-32-10"),
+                 "--json"]) == 0
+    cli = capsys.readouterr().out.splitlines()[0]
+    from star.inference import Predictor
+    from ui.clips import load_sample, prediction_json
+
+    pred = Predictor.load(repo_root / "checkpoints" / "star-pool42-32-10").predict([load_sample(sample)], top_k=5)[0]
+    assert prediction_json(pred.source, pred.zsl_top) == cli + "\n"  # the page's download is this line

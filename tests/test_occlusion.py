@@ -78,3 +78,46 @@ def test_the_predict_page_occlusion_tab_shows_the_librarys_numbers(repo_root, tm
     assert list(table["part"]) == list(partition(6))
     assert list(table["drop (points)"]) == [round(r["drop"] * 100, 2) for r in want["parts"]]
     assert any("Occluded: the part's joints set to the input's origin" in c.value for c in at.caption)
+
+
+def test_class_dependence_on_the_test_clips_cli_and_page(repo_root, shared_data, tmp_path, monkeypatch, capsys):
+    """`star occlude` and the Confusion page's section give the library's per-class drops (2 clips per class here)."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from star.cli import main
+    from star.inference import Predictor
+    from star.occlusion import test_clip_dependence
+    from ui import loaders
+
+    ckpt = repo_root / "checkpoints" / "star-pool42-32-10"
+    want = test_clip_dependence(Predictor.load(ckpt), shared_data, clips_per_class=2)
+    assert len(want["classes"]) == 10 and set(want["clips"].values()) == {2}
+    assert main(["occlude", "--checkpoint", str(ckpt), "--data-dir", str(shared_data), "--clips-per-class", "2",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(want))
+    # the page runs the same function over every unseen-class test clip; here limited to 2 per class
+    import star.occlusion as occlusion
+
+    real = occlusion.test_clip_dependence
+    monkeypatch.setattr(occlusion, "test_clip_dependence",
+                        lambda predictor, data, clips_per_class=None, progress=None: real(predictor, data, 2, progress))
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
+    monkeypatch.setenv("STAR_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    loaders._DEPENDENCE.clear()
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
+    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
+    at.run()
+    at.switch_page("pages/confusion.py").run()
+    at.toggle(key="confusion_occlusion").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    import plotly.io
+
+    heat = plotly.io.from_json(at.get("plotly_chart")[-1].proto.spec).data[0]
+    assert list(heat.y) == list(want["classes"]) and list(heat.x) == want["parts"]
+    z = heat.z  # plotly's JSON carries arrays as {dtype, bdata (base64), shape}
+    z = np.frombuffer(__import__("base64").b64decode(z["bdata"]), z["dtype"]).reshape(
+        [int(n) for n in z["shape"].split(",")]) if isinstance(z, dict) else np.asarray(z)
+    np.testing.assert_allclose(z, [[want["classes"][c][p] * 100 for p in want["parts"]] for c in want["classes"]])

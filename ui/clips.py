@@ -142,6 +142,14 @@ def clip_from_upload(name: str, data: bytes) -> Clip:
     return clip
 
 
+def prediction_json(source: str, top: list[dict]) -> str:
+    """One clip's ranking as a line of ``star predict --json``: {"source", "top": [{"class", "score"}]}."""
+    import json
+
+    return json.dumps({"source": source, "top": [{"class": t["class"], "score": round(float(t["score"]), 6)}
+                                                 for t in top]}) + "\n"
+
+
 def top_classes(zsl_top: list[dict], gzsl_top: list[dict], limit: int = 8) -> list[int]:
     """Class indices of a ZSL then a GZSL top list, without repeats (for the part-match map)."""
     return list(dict.fromkeys(t["index"] for t in list(zsl_top) + list(gzsl_top)))[:limit]

@@ -64,6 +64,25 @@ def occlusion(key: Key, frames: np.ndarray, source: str) -> dict:
     return load_predictor(key).occlusion(Clip(frames, source))
 
 
+_DEPENDENCE: OrderedDict = OrderedDict()  # (checkpoint key, data folder) -> star.occlusion.test_clip_dependence
+
+
+def part_dependence(key: Key, data_dir: str) -> dict:
+    """Which parts each class depends on, over the checkpoint's test clips (an explicitly started batch: a progress
+    bar while it runs, then kept for the process, at most 4)."""
+    from star.occlusion import test_clip_dependence
+
+    if (key, data_dir) not in _DEPENDENCE:
+        bar = st.progress(0.0, text="Occluding each part of every test clip...")
+        result = test_clip_dependence(load_predictor(key), data_dir, progress=lambda done, total: bar.progress(
+            done / total, text=f"Occluding each part: {done} of {total} test clips"))
+        bar.empty()
+        _DEPENDENCE[(key, data_dir)] = result
+        while len(_DEPENDENCE) > 4:
+            _DEPENDENCE.popitem(last=False)
+    return _DEPENDENCE[(key, data_dir)]
+
+
 @st.cache_resource(max_entries=16, ttl=TTL, show_spinner="Drawing the skeleton...")
 def animation(frames: np.ndarray):
     from star import viz
