@@ -353,6 +353,32 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     assert _links(page) == NAV_LABELS
     assert _metric(page, "H (harmonic)") == before and _metric(page, "gamma") == f"{view.gamma:.3f}"
     assert _thumb(page) == f"{view.gamma:.4f}"
+
+    # your own labelled clips: a bank of four genuine clips uploaded on Predict, every clip scored
+    from star.data.clipbank import ClipBank
+    from star.inference import Predictor, score_labelled
+
+    bank = ClipBank.load(ntu_samples.parent / "utdmhad.npz")
+    small = bank.subset([int(np.flatnonzero(bank.label == c)[0]) for c in (0, 1, 2, 3)])
+    small.save(tmp_path / "mine.npz")
+    want = score_labelled(Predictor.load(checkpoint), [small.clip(i) for i in range(4)], small.class_names,
+                          small.class_names)
+    page.goto(f"{server}/predict")
+    page.get_by_role("heading", name="Predict", exact=True).wait_for()
+    _settle(page)
+    page.get_by_text("Upload a clip bank", exact=True).click()
+    _settle(page)
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        str(tmp_path / "mine.npz"))
+    page.get_by_text("True class:", exact=False).wait_for(timeout=4 * WAIT_MS)
+    _settle(page)
+    page.get_by_text("Score every clip of mine.npz", exact=False).click()
+    page.get_by_text("Score all 4 clips", exact=False).click()
+    page.get_by_text("Top-1 accuracy", exact=True).wait_for(timeout=4 * WAIT_MS)
+    _settle(page)
+    assert _metric(page, "Top-1 accuracy") == f"{want['accuracy'] * 100:.1f} %"
+    assert page.get_by_text("Download the predictions", exact=False).count() == 1
+    _shot(page, "predict-labelled")
     assert not OUTSIDE, f"requests left the server: {OUTSIDE}"
 
 
