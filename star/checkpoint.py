@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 import star
 from star.paths import REPO_ROOT, checkpoint_roots
+from star.sidecar import SidecarError, check_sidecar, read_sidecar
 
 FORMAT = "star-checkpoint/1"
 WEIGHTS, SIDECAR, BUNDLE = "model.safetensors", "model.json", "bundle.npz"
@@ -191,14 +192,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not (d / name).is_file():
             raise CheckpointError(f"{d}: missing {name}")
     try:
-        meta = json.loads((d / SIDECAR).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{d / SIDECAR}: not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{d / SIDECAR}: expected format '{FORMAT}', found {meta.get('format')!r}")
+        meta = read_sidecar(d / SIDECAR)
+    except SidecarError as exc:
+        raise CheckpointError(str(exc)) from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{d / SIDECAR}: expected format '{FORMAT}', found {str(meta.get('format'))[:80]!r}")
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise CheckpointError(f"{d / SIDECAR}: sidecar lacks {missing}")
+    try:
+        check_sidecar(meta)
+    except SidecarError as exc:
+        raise CheckpointError(f"{d / SIDECAR}: {exc}") from None
     num_classes = len(meta["class_names"])
     seen, unseen = set(meta["seen_classes"]), set(meta["unseen_classes"])
     if seen & unseen or not seen or seen | unseen != set(range(num_classes)):  # unseen may be empty: open vocabulary

@@ -429,7 +429,10 @@ def test_a_warm_start_leaves_nothing_for_the_first_predict_to_compute(repo_root,
 
     def counted(name, function):
         def wrapper(*args, **kwargs):
-            calls[name] += 1
+            import threading
+
+            if threading.current_thread().name != "star-warm-samples":  # other tests' sample warm-ups in this worker
+                calls[name] += 1
             return function(*args, **kwargs)
         return wrapper
 
