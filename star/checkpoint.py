@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import star
+from star.npzfile import NpzError, load_npz
 from star.paths import REPO_ROOT, checkpoint_roots
 from star.sidecar import SidecarError, check_sidecar, read_sidecar
 
@@ -38,6 +39,7 @@ REQUIRED_KEYS = (
     "code_version", "seed", "device",
 )
 BUNDLE_KEYS = ("labels", "scores", "global_features", "name_proj")
+MAX_BUNDLE_BYTES = 2 << 30  # a bundle's arrays in memory: the shipped ones take under 20 MB
 
 
 class CheckpointError(ValueError):
@@ -165,10 +167,9 @@ def load_bundle(path: str | Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise CheckpointError(f"{path}: evaluation bundle not found")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            bundle = {k: data[k] for k in data.files}
-    except (ValueError, OSError) as exc:
-        raise CheckpointError(f"{path}: not a readable bundle ({exc})") from exc
+        bundle = load_npz(path, max_members=64, max_bytes=MAX_BUNDLE_BYTES)  # limits checked before allocating
+    except NpzError as exc:
+        raise CheckpointError(f"{path}: not a readable bundle ({exc})") from None
     missing = [k for k in BUNDLE_KEYS if k not in bundle]
     if missing:
         raise CheckpointError(f"{path}: bundle lacks {missing}")

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from star.npzfile import NpzError, load_npz, npz_members
 from star.skeleton.clip import NUM_JOINTS, Clip, SkeletonFormatError
 
 REQUIRED_KEYS = ("frames", "offsets", "label", "class_names")
@@ -202,24 +203,21 @@ class ClipBank:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such clip-bank file")
+        if not zipfile.is_zipfile(path):
+            raise SkeletonFormatError(path, None, "a clip-bank .npz archive", "not a zip archive (a single .npy "
+                                      "array or another file)")
+        try:  # the directory and every member's header checked before any array is allocated (star.npzfile)
+            members = npz_members(path)
+        except NpzError as exc:
+            raise SkeletonFormatError(path, None, "a clip-bank .npz archive", str(exc).replace(f"{path}: ", ""))
+        missing = [k for k in REQUIRED_KEYS if k not in members]
+        if missing:
+            raise SkeletonFormatError(path, f"key '{missing[0]}'", f"keys {list(REQUIRED_KEYS)}",
+                                      f"keys {sorted(members)}")
         try:
-            data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise SkeletonFormatError(path, None, "a clip-bank .npz archive", f"unreadable file ({exc})")
-        if not hasattr(data, "files"):
-            raise SkeletonFormatError(path, None, "a clip-bank .npz archive", "a single .npy array")
-        with data:
-            missing = [k for k in REQUIRED_KEYS if k not in data.files]
-            if missing:
-                raise SkeletonFormatError(path, f"key '{missing[0]}'", f"keys {list(REQUIRED_KEYS)}",
-                                          f"keys {sorted(data.files)}")
-            arrays = {}
-            for key in data.files:
-                try:
-                    arrays[key] = data[key]
-                except (ValueError, OSError, EOFError) as exc:  # object arrays need pickles; corrupt members
-                    raise SkeletonFormatError(path, f"key '{key}'", "a plain (non-object) array",
-                                              f"unreadable member ({exc})")
+            arrays = load_npz(path)
+        except NpzError as exc:
+            raise SkeletonFormatError(path, None, "readable plain arrays", str(exc).replace(f"{path}: ", ""))
         n = len(np.asarray(arrays["offsets"]).reshape(-1)) - 1
         extras = {k: v for k, v in arrays.items()
                   if k not in CORE_KEYS and v.ndim == 1 and len(v) == n and v.dtype.kind in "iuU"}

@@ -25,6 +25,7 @@ from star.data.benchmarks import class_list
 from star.data.clipbank import ClipBank
 from star.data.prepare_ntu import SAMPLE_RE
 from star.data.protocols import TEST, TRAIN, UNUSED
+from star.npzfile import NpzError, npy_header, npz_members
 from star.data.safe_pickle import DEFAULT_MAX_BYTES, UnsafePickleError, load_plain_pickle
 from star.skeleton.clip import NUM_JOINTS, Clip, SkeletonFormatError
 
@@ -133,36 +134,18 @@ def read_pyskl(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[st
     return bank_name, bank
 
 
-def _npy_header(fh) -> tuple[tuple, bool, np.dtype]:
-    """(shape, Fortran order, dtype) of the .npy stream ``fh``, left at the first data byte."""
-    version = np.lib.format.read_magic(fh)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(fh)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(fh)
-    raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
-
-
 def _npz_shapes(path: Path) -> dict[str, tuple[tuple, np.dtype, bool]]:
-    """Each member's (shape, dtype, Fortran order) of an .npz, from the array headers only (nothing allocated)."""
-    shapes = {}
+    """Each member's (shape, dtype, Fortran order), from the headers only (``star.npzfile``; nothing allocated)."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with zf.open(info) as fh:
-                    shape, fortran, dtype = _npy_header(fh)
-                shapes[info.filename[:-4]] = (shape, dtype, fortran)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ImportFormatError(f"{path}: not a readable .npz archive ({exc})") from None
-    return shapes
+        return npz_members(path)
+    except NpzError as exc:
+        raise ImportFormatError(str(exc)) from None
 
 
 def _rows(zf: zipfile.ZipFile, key: str, chunk: int = 256):
     """Yield (rows, array of up to ``chunk`` rows) of a C-order .npy member, read a chunk at a time."""
     with zf.open(key + ".npy") as fh:
-        shape, _, dtype = _npy_header(fh)
+        shape, _, dtype = npy_header(fh)
         row = int(np.prod(shape[1:])) * dtype.itemsize
         for start in range(0, shape[0], chunk):
             n = min(chunk, shape[0] - start)

@@ -1,0 +1,82 @@
+""".npz archives from untrusted sources (clip banks, evaluation bundles, other toolkits' arrays), read with limits.
+
+``npz_members`` reads only the zip directory and each member's ``.npy`` header: it refuses encrypted members,
+compression methods other than stored / deflate, object arrays, more members than ``max_members``, and arrays that
+would need more than ``max_bytes`` in all, before anything is allocated. ``load_npz`` then reads the arrays. Every
+zipfile / zlib / numpy error becomes ``NpzError`` naming the file and the member.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+MAX_MEMBERS = 256
+DEFAULT_MAX_BYTES = 16 << 30  # 16 GiB: a clip bank of NTU-120 is about 6 GiB
+ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+class NpzError(ValueError):
+    """An .npz that is not a plain, readable archive of plain arrays within the limits."""
+
+
+def npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) of the .npy stream ``fh``, left at the first data byte."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
+
+
+def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, tuple[tuple[int, ...], np.dtype, bool]]:
+    """{array name: (shape, dtype, Fortran order)} of the archive's members, checked (see the module docstring)."""
+    path = Path(path)
+    members: dict[str, tuple[tuple[int, ...], np.dtype, bool]] = {}
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > max_members:
+                raise NpzError(f"{path}: {len(infos)} members, more than {max_members}")
+            for info in infos:
+                where = f"{path}: member '{info.filename}'"
+                if info.flag_bits & 0x1:
+                    raise NpzError(f"{where} is encrypted")
+                if info.compress_type not in ALLOWED_METHODS:
+                    raise NpzError(f"{where} uses compression method {info.compress_type} (only stored or deflate)")
+                if not info.filename.endswith(".npy"):
+                    raise NpzError(f"{where} is not an .npy array")
+                with zf.open(info) as fh:
+                    shape, fortran, dtype = npy_header(fh)
+                if dtype.hasobject:
+                    raise NpzError(f"{where} is an object array (it would need a pickle)")
+                if any(int(d) < 0 for d in shape):
+                    raise NpzError(f"{where} has a negative dimension {shape}")
+                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if total > max_bytes:
+                    raise NpzError(f"{path}: its arrays would need more than {max_bytes} bytes")
+                members[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype, bool(fortran))
+    except NpzError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError,
+            NotImplementedError) as exc:
+        raise NpzError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    return members
+
+
+def load_npz(path: str | Path, max_members: int = MAX_MEMBERS, max_bytes: int = DEFAULT_MAX_BYTES,
+             keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The archive's arrays (or only ``keys``), after ``npz_members``' checks; ``NpzError`` for anything wrong."""
+    members = npz_members(path, max_members, max_bytes)
+    wanted = list(members) if keys is None else [k for k in keys if k in members]
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in wanted}
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
+        raise NpzError(f"{path}: a member cannot be read ({type(exc).__name__}: {exc})") from None

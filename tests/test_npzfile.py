@@ -1,0 +1,112 @@
+"""Untrusted .npz archives (clip banks, bundles, other toolkits' arrays): the fuzzing's cases of issue 28 give one
+documented error before anything large is allocated (star.npzfile, ClipBank.load, load_bundle)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from star.checkpoint import CheckpointError, load_bundle
+from star.data.clipbank import ClipBank
+from star.npzfile import NpzError, load_npz, npz_members
+from star.skeleton.clip import SkeletonFormatError
+
+
+def _bank_arrays() -> dict:
+    return {"frames": np.zeros((6, 25, 3), np.float32), "offsets": np.array([0, 3, 6]), "label": np.array([0, 1]),
+            "class_names": np.array(["a", "b"])}
+
+
+def _npz(path, arrays: dict, method=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+            zf.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def _encrypt_flag(path):
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (i := data.find(signature, start)) >= 0:
+            data[i + offset] |= 0x1
+            start = i + 4
+    path.write_bytes(bytes(data))
+
+
+def test_a_good_archive_reads_back_exactly(tmp_path):
+    arrays = _bank_arrays()
+    path = _npz(tmp_path / "b.npz", arrays)
+    assert {k: v[0] for k, v in npz_members(path).items()} == {k: np.asarray(v).shape for k, v in arrays.items()}
+    back = load_npz(path)
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(back[k], v)
+
+
+def test_encrypted_and_unknown_compression_members_are_refused(tmp_path):
+    path = _npz(tmp_path / "enc.npz", _bank_arrays())
+    _encrypt_flag(path)
+    with pytest.raises(NpzError, match="is encrypted"):
+        npz_members(path)
+    with pytest.raises(SkeletonFormatError, match="encrypted"):
+        ClipBank.load(path)
+    path = _npz(tmp_path / "lzma.npz", _bank_arrays(), zipfile.ZIP_LZMA)
+    with pytest.raises(NpzError, match="compression method 14"):
+        npz_members(path)
+
+
+def test_a_header_claiming_a_huge_array_is_refused_before_allocation(tmp_path):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (2 ** 40,)})
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("frames.npy", buffer.getvalue())
+    with pytest.raises(NpzError, match="would need more than"):
+        load_npz(path)
+    with pytest.raises(CheckpointError, match="would need more than"):
+        load_bundle(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x05\x06" + b"\x00" * 18, b"not a zip at all", None])
+def test_empty_truncated_and_bare_files(tmp_path, content):
+    path = tmp_path / "x.npz"
+    if content is None:  # a bare .npy named .npz
+        np.save(path.with_suffix(".npy"), np.zeros(3))
+        path.with_suffix(".npy").rename(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SkeletonFormatError):
+        ClipBank.load(path)
+    with pytest.raises(CheckpointError):
+        load_bundle(path)
+
+
+def test_a_truncated_member_is_a_clear_error(tmp_path):
+    path = _npz(tmp_path / "t.npz", _bank_arrays())
+    data = path.read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(data[: len(data) // 2] + data[-200:])
+    with pytest.raises(SkeletonFormatError):
+        ClipBank.load(cut)
+
+
+@pytest.mark.parametrize("key, value", [("label", np.array([np.inf, 0.0])), ("label", np.array([0, -np.inf])),
+                                        ("offsets", np.array([0.0, np.nan, 6.0]))])
+def test_non_finite_integer_fields_are_a_format_error(tmp_path, key, value):
+    arrays = dict(_bank_arrays(), **{key: value})
+    with pytest.raises(SkeletonFormatError):
+        ClipBank.load(_npz(tmp_path / "inf.npz", arrays))
+
+
+def test_too_many_members_are_refused_from_the_directory(tmp_path):
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(300):
+            zf.writestr(f"a{i}.npy", b"")
+    with pytest.raises(NpzError, match="300 members, more than 256"):
+        npz_members(path)
