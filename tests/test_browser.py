@@ -340,7 +340,7 @@ def test_app_end_to_end(page, server, checkpoint, ntu_samples, tmp_path):
     _nav(page, "Compare", timeout_ms=4 * WAIT_MS)
     page.get_by_text("McNemar's exact test", exact=False).wait_for(timeout=4 * WAIT_MS)
     a, b = load_checkpoint(checkpoint), load_checkpoint(checkpoint.parent / COMPARED)
-    want = compare(a.meta, a.load_bundle(), b.meta, b.load_bundle()).mcnemar
+    want = compare(a.meta, a.load_bundle(), b.meta, b.load_bundle(), replicates=1).mcnemar  # no bootstrap in it
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert f"A gets {want['a_only']} and B {want['b_only']}; p = {want['p_value']:.4g}" in main
     assert page.locator('.js-plotly-plot').count() == 1 and page.locator('[data-testid="stDataFrame"]').count() == 3

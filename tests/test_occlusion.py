@@ -81,7 +81,7 @@ def test_the_predict_page_occlusion_tab_shows_the_librarys_numbers(repo_root, tm
 
 
 def test_class_dependence_on_the_test_clips_cli_and_page(repo_root, shared_data, tmp_path, monkeypatch, capsys):
-    """`star occlude` and the Confusion page's section give the library's per-class drops (2 clips per class here)."""
+    """`star occlude` and the Confusion page's section give the library's per-class drops (1 clip per class here)."""
     import json
 
     from streamlit.testing.v1 import AppTest
@@ -92,17 +92,17 @@ def test_class_dependence_on_the_test_clips_cli_and_page(repo_root, shared_data,
     from ui import loaders
 
     ckpt = repo_root / "checkpoints" / "star-pool42-32-10"
-    want = test_clip_dependence(Predictor.load(ckpt), shared_data, clips_per_class=2)
-    assert len(want["classes"]) == 10 and set(want["clips"].values()) == {2}
-    assert main(["occlude", "--checkpoint", str(ckpt), "--data-dir", str(shared_data), "--clips-per-class", "2",
+    want = test_clip_dependence(Predictor.load(ckpt), shared_data, clips_per_class=1)
+    assert len(want["classes"]) == 10 and set(want["clips"].values()) == {1}
+    assert main(["occlude", "--checkpoint", str(ckpt), "--data-dir", str(shared_data), "--clips-per-class", "1",
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(want))
-    # the page runs the same function over every unseen-class test clip; here limited to 2 per class
+    # the page runs the same function over every unseen-class test clip; here limited to 1 per class
     import star.occlusion as occlusion
 
     real = occlusion.test_clip_dependence
     monkeypatch.setattr(occlusion, "test_clip_dependence",
-                        lambda predictor, data, clips_per_class=None, progress=None: real(predictor, data, 2, progress))
+                        lambda predictor, data, clips_per_class=None, progress=None: real(predictor, data, 1, progress))
     monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
     monkeypatch.setenv("STAR_DATA_DIR", str(shared_data))
     monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))

@@ -21,7 +21,8 @@ def sidecar(repo_root):
 def _load_with(tmp_path, repo_root, text: bytes | str):
     folder = tmp_path / "ck"
     folder.mkdir(exist_ok=True)
-    shutil.copy(repo_root / "checkpoints" / "star-pool42-32-10" / "model.safetensors", folder / "model.safetensors")
+    if not (folder / "model.safetensors").exists():
+        shutil.copy(repo_root / "checkpoints" / "star-pool42-32-10" / "model.safetensors", folder / "model.safetensors")
     (folder / "model.json").write_bytes(text if isinstance(text, bytes) else text.encode())
     return load_checkpoint(folder)
 
@@ -73,7 +74,7 @@ def test_fields_of_the_wrong_type_or_range_name_the_field(tmp_path, repo_root, s
 def test_a_sidecar_error_reaches_the_app_as_a_checkpoint_error_only(tmp_path, repo_root, sidecar):
     """No TypeError / KeyError / AttributeError escapes for a sidecar whose fields are all wrong."""
     for field in list(sidecar):
-        for value in (None, [], {}, "x", -1, 1.5, True):
+        for value in (None, {}, "x", -1.5, True):
             try:
                 _load_with(tmp_path, repo_root, json.dumps(dict(sidecar, **{field: value})))
             except CheckpointError:
