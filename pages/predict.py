@@ -286,7 +286,7 @@ if pred is not None:
         right.plotly_chart(animation, width="stretch", key="predict_animation")
         st.subheader("Pose on the video")
         for col, (index, image) in zip(st.columns(len(result.overlays) or 1), result.overlays):
-            col.image(image, caption=result.overlay_caption(index), width="stretch")
+            col.image(image, caption=result.overlay_caption(index), width="stretch", output_format="JPEG")
         st.subheader("Prediction")
         predictions(view, key, pred, gamma, temperature, True)
 

@@ -24,6 +24,7 @@ from star.skeleton.clip import Clip
 from star.skeleton.topology import BONES, JOINT_NAMES, partition
 
 # one colour per part of the six-part partition (head, hand, arm, hip, leg, foot)
+COORD_DECIMALS = 4  # the 3D animation's coordinates, in metres: 0.1 mm, far below any sensor's noise
 PART_COLOURS: tuple[str, ...] = ("#e6194b", "#f58231", "#ffe119", "#3cb44b", "#4363d8", "#911eb4")
 BODY_OPACITY = (1.0, 0.55)  # first body solid, second body lighter
 FPS = 30.0  # NTU / Kinect v2 frame rate
@@ -72,7 +73,7 @@ def _part_traces(frames_t: np.ndarray, num_parts: int) -> list[dict]:
         bones = [(child, parent) for child, parent in BONES if part_of[child] == k]
         bx, by, bz, jx, jy, jz, text = [], [], [], [], [], [], []
         for m in present:
-            body = frames_t[m].tolist()
+            body = np.round(frames_t[m].astype(np.float64), COORD_DECIMALS).tolist()
             for child, parent in bones:
                 for axis, out in enumerate((bx, by, bz)):
                     out.extend((body[child][axis], body[parent][axis], None))
@@ -125,8 +126,21 @@ def skeleton_animation(clip: Clip | np.ndarray, num_parts: int = 6, max_frames: 
                                                             transition=dict(duration=0))]) for t in idx])],
     )
     fig = go.Figure(data=_part_traces(f[:, idx[0]], num_parts), layout=layout, _validate=False)
-    fig.frames = [go.Frame(data=_part_traces(f[:, t], num_parts), name=str(int(t)), _validate=False) for t in idx]
+    # a frame carries only what changes: the coordinates (and the hover texts when bodies come or go); plotly keeps
+    # the rest of each trace (colours, names, hover template) from the figure's own traces
+    first = _bodies_present(f[:, idx[0]])
+    fig.frames = [go.Frame(data=[{key: tr[key] for key in (FRAME_KEYS if _bodies_present(f[:, t]) == first
+                                                           else FRAME_KEYS + ("text",)) if key in tr}
+                                 for tr in _part_traces(f[:, t], num_parts)], name=str(int(t)), _validate=False)
+                  for t in idx]
     return fig
+
+
+FRAME_KEYS = ("type", "x", "y", "z")
+
+
+def _bodies_present(frames_t: np.ndarray) -> tuple[int, ...]:
+    return tuple(m for m, body in enumerate(frames_t) if np.abs(body).sum() > 0)
 
 
 def topk_bar(top: Sequence[dict], title: str = "", unseen: Sequence[str] | None = None,

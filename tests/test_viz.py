@@ -42,8 +42,8 @@ def test_animation_colours_by_part_and_joint_counts():
         assert marks.name == name and marks.marker.color == viz.PART_COLOURS[k]
         assert bones.line.color == viz.PART_COLOURS[k]
         assert len(marks.x) == len(joints)
-        # joint positions are the clip's, frame 0
-        np.testing.assert_allclose(marks.x, clip.frames[0, 0, list(joints), 0], rtol=1e-6)
+        # joint positions are the clip's, frame 0, to 0.1 mm (viz.COORD_DECIMALS)
+        np.testing.assert_allclose(marks.x, clip.frames[0, 0, list(joints), 0], rtol=0, atol=0.5e-4 + 1e-9)
     # every bone drawn once: 3 entries per bone (child, parent, gap)
     assert sum(len(fig.data[2 * k].x) for k in range(6)) == 3 * len(BONES)
     assert len(set(viz.PART_COLOURS)) == 6
@@ -56,7 +56,10 @@ def test_animation_draws_both_bodies_and_skips_absent_ones():
     head = len(partition(6)["head"])
     assert len(fig.frames[0].data[1].x) == 2 * head
     assert len(fig.frames[3].data[1].x) == head
-    assert "body 2" in fig.frames[0].data[1].text[-1]
+    assert "body 2" in fig.data[1].text[-1]  # the figure's trace holds the hover texts of the first frame's bodies
+    assert fig.frames[0].data[1].text is None  # a frame with the same bodies carries only coordinates
+    assert len(fig.frames[3].data[1].text) == head and "body 2" not in fig.frames[3].data[1].text[-1]
+    assert fig.frames[0].data[1].marker.color is None and fig.data[1].marker.color == viz.PART_COLOURS[0]
 
 
 def test_animation_axis_ranges_equal_and_cover_joints():
