@@ -58,3 +58,32 @@ def test_the_check_catches_a_changed_figure(tmp_path):
     assert "36.2 ± 21.2" in figures and "36.2 ± 21.2" not in _generated_text()
     edited = readme.replace("| 16 | 18.6 min |", "| 16 | 17.0 min |", 1)
     assert edited != readme and readme_tables.with_block(edited) != edited
+
+
+def test_the_app_latency_table_is_the_bench_record():
+    """docs/APP.md's "now" column is bench/results/app_latency.json's medians (written by bench/app_latency.py)."""
+    import json
+
+    record = json.loads((REPO / "bench" / "results" / "app_latency.json").read_text())["results"]
+    table = (REPO / "docs" / "APP.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[4].strip() for line in table.splitlines()
+            if line.startswith("| ") and line.count("|") == 6}
+    sources = {  # docs row -> the record's keys, in the cell's order
+        "first Predict after server start (its first request)": ["first Predict after server start"],
+        "page switch: Model / Predict / Embedding spaces / Confusion / Calibration":
+            [f"page switch to {p}" for p in ("Model", "Predict", "Embedding spaces", "Confusion", "Calibration")],
+        "Predict: switch the built-in sample": ["Predict: switch the built-in sample"],
+        "Predict: open a details tab": ["Predict: open a details tab"],
+        "Predict: edit the open-vocabulary box": ["Predict: edit the open-vocabulary box"],
+        "Predict: change top-k": ["Predict: change top-k"],
+        "Predict: move gamma (slider key / number box)": ["Predict: move the gamma slider (one key)",
+                                                          "Predict: type gamma in the number box"],
+        "Predict: pick a vocabulary preset (NTU-120 ...)": ["Predict: pick a vocabulary preset"],
+        "Predict: upload a real NTU `.skeleton`": ["Predict: upload a real NTU .skeleton"],
+        "Predict: re-upload an already-posed video": ["Predict: re-upload an already-posed video"],
+        "Embedding spaces for an uploaded copy of a shipped checkpoint":
+            ["Embedding spaces for an uploaded copy of a shipped checkpoint"],
+    }
+    for row, keys in sources.items():
+        want = " / ".join(f"{record[k]['median_s']:.2f}" for k in keys) + " s"
+        assert rows[row] == want, (row, rows[row], want)
