@@ -35,6 +35,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from star.checkpoint import BUNDLE, SIDECAR, WEIGHTS, CheckpointError, load_checkpoint
+from star.npzfile import declared_entries
 
 EXPECTED = (WEIGHTS, SIDECAR, BUNDLE)
 MAX_SIZES = {WEIGHTS: 256 * 2**20, SIDECAR: 16 * 2**20, BUNDLE: 512 * 2**20}  # bytes of each file, unpacked
@@ -169,7 +170,12 @@ def unpack_checkpoint_zip(data: bytes, dest: str | Path, name: str = "archive.zi
     if len(data) > max_compressed:
         raise CheckpointError(f"{label}: {_mib(len(data))}; the limit for a checkpoint archive is "
                               f"{_mib(max_compressed)}")
+    entries = declared_entries(data)
+    if entries is not None and entries > max_members:  # refused before zipfile parses a directory that large
+        raise CheckpointError(f"{label}: its directory declares {entries:,} entries; a checkpoint archive has at "
+                              f"most {max_members}")
     out = Path(dest) / "checkpoint"
+    done = False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             files = _plan(zf, label, max_members, max_unpacked, {**MAX_SIZES, **(max_sizes or {})}, max_ratio)
@@ -188,7 +194,10 @@ def unpack_checkpoint_zip(data: bytes, dest: str | Path, name: str = "archive.zi
         raise CheckpointError(f"{label}: could not be unpacked on the server ({exc.strerror or 'I/O error'})") from None
     try:
         load_checkpoint(out).load_bundle()
+        done = True
     except CheckpointError as exc:
-        shutil.rmtree(out, ignore_errors=True)
         raise CheckpointError(str(exc).replace(str(out), label)) from None
+    finally:  # whatever goes wrong, nothing is left in dest
+        if not done:
+            shutil.rmtree(out, ignore_errors=True)
     return out

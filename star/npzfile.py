@@ -23,6 +23,32 @@ class NpzError(ValueError):
     """An .npz that is not a plain, readable archive of plain arrays within the limits."""
 
 
+def declared_entries(head_and_tail: bytes) -> int | None:
+    """The number of entries a zip archive's end-of-central-directory record declares (ZIP64 too), read from the
+    archive's last bytes before ``zipfile`` parses a directory of that size; None when no such record is found.
+    ``head_and_tail``: the whole archive, or at least its last 64 KiB + 98 bytes."""
+    tail = head_and_tail[-(65536 + 98):]
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(tail):
+        return None
+    entries = int.from_bytes(tail[end + 10:end + 12], "little")
+    if entries == 0xFFFF:  # ZIP64: the count is in the ZIP64 end record, just before its locator
+        z64 = tail.rfind(b"PK\x06\x06", 0, end)
+        if z64 >= 0 and z64 + 40 <= len(tail):
+            entries = int.from_bytes(tail[z64 + 32:z64 + 40], "little")
+    return entries
+
+
+def _check_entries(path: Path, max_members: int) -> None:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - (65536 + 98)))
+        count = declared_entries(fh.read())
+    if count is not None and count > max_members:
+        raise NpzError(f"{path}: its directory declares {count} members, more than {max_members}")
+
+
 def npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, Fortran order, dtype) of the .npy stream ``fh``, left at the first data byte."""
     version = np.lib.format.read_magic(fh)
@@ -40,6 +66,7 @@ def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
     members: dict[str, tuple[tuple[int, ...], np.dtype, bool]] = {}
     total = 0
     try:
+        _check_entries(path, max_members)  # before zipfile reads a directory of millions of entries
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if len(infos) > max_members:

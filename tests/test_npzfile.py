@@ -110,3 +110,63 @@ def test_too_many_members_are_refused_from_the_directory(tmp_path):
             zf.writestr(f"a{i}.npy", b"")
     with pytest.raises(NpzError, match="300 members, more than 256"):
         npz_members(path)
+
+
+def test_a_directory_of_millions_of_entries_is_refused_from_its_end_record(tmp_path):
+    """3,000,000 declared entries: refused from the end-of-directory record, before zipfile parses the directory."""
+    import time
+
+    from star.checkpoint_archive import unpack_checkpoint_zip
+    from star.npzfile import declared_entries
+
+    path = _npz(tmp_path / "b.npz", _bank_arrays())
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    assert declared_entries(bytes(data)) == 4
+    data[end + 8:end + 12] = (0xFFFF).to_bytes(2, "little") * 2  # entries on this disk / in all: ZIP64 marker
+    z64 = bytearray(b"PK\x06\x06" + (44).to_bytes(8, "little") + b"\x00" * 20 + (3_000_000).to_bytes(8, "little")
+                    + (3_000_000).to_bytes(8, "little") + b"\x00" * 16)
+    data[end:end] = z64 + b"PK\x06\x07" + b"\x00" * 16
+    path.write_bytes(bytes(data))
+    assert declared_entries(bytes(data)) == 3_000_000
+    start = time.perf_counter()
+    with pytest.raises(NpzError, match="declares 3000000 members"):
+        npz_members(path)
+    with pytest.raises(CheckpointError, match="declares 3,000,000 entries"):
+        unpack_checkpoint_zip(bytes(data), tmp_path, "big.zip")
+    assert time.perf_counter() - start < 5 and not (tmp_path / "checkpoint").exists()
+
+
+def test_an_archive_whose_checkpoint_fails_to_load_leaves_nothing(tmp_path, repo_root, monkeypatch):
+    """Any failure while loading the unpacked checkpoint, even one that is not a CheckpointError, removes it."""
+    import star.checkpoint_archive as archive
+
+    ck = repo_root / "checkpoints" / "star-pool42-32-10"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in ("model.safetensors", "model.json", "bundle.npz"):
+            zf.write(ck / name, name)
+    monkeypatch.setattr(archive, "load_checkpoint", lambda path: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        archive.unpack_checkpoint_zip(buffer.getvalue(), tmp_path, "x.zip")
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_every_skeleton_reader_caps_frames_and_refuses_all_zero_joints(tmp_path):
+    """A 50 MiB int8 .npy no longer becomes a 699,035-frame clip; an NTU file whose joints are all zero is refused
+    as the NumPy readers refuse one."""
+    from star.skeleton import load_clip
+    from star.skeleton.ntu_format import MAX_FRAMES, format_ntu_skeleton
+
+    long = np.ones((MAX_FRAMES + 1, 75), np.int8)
+    np.save(tmp_path / "long.npy", long)
+    with pytest.raises(SkeletonFormatError, match=f"at most {MAX_FRAMES} frames"):
+        load_clip(tmp_path / "long.npy")
+    ones = format_ntu_skeleton(np.zeros((1, 5, 25, 3), np.float32) + 1.0)
+    (tmp_path / "ok.skeleton").write_text(ones)
+    assert load_clip(tmp_path / "ok.skeleton").num_frames == 5
+    joint_line = "1 1 1 628.9 -156.6 2028.7 -517.6 0 0 0 0 2"
+    assert joint_line in ones  # every joint at (1, 1, 1) m; the same file with every joint at the origin:
+    (tmp_path / "zero.skeleton").write_text(ones.replace(joint_line, "0 0 0 628.9 -156.6 2028.7 -517.6 0 0 0 0 2"))
+    with pytest.raises(SkeletonFormatError, match="only zeros"):
+        load_clip(tmp_path / "zero.skeleton")

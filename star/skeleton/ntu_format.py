@@ -253,6 +253,8 @@ def parse_ntu_skeleton_text(text: str, name: str = "<text>", max_bodies: int = 2
         present[np.asarray(rec_frame)[keep]] = True
         empty_dropped = int(num_frames - present.sum())
         frames = frames[:, present]
+    if not np.any(frames):  # as the NumPy readers: a clip needs some joint somewhere
+        raise SkeletonFormatError(name, None, "joint coordinates", "only zeros (every joint of every body at 0, 0, 0)")
     meta = {
         "reader": "ntu",
         "num_frames_header": num_frames,

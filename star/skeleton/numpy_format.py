@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from star.skeleton.clip import NUM_JOINTS, SkeletonFormatError
-from star.skeleton.ntu_format import MAX_ABS_COORD
+from star.skeleton.ntu_format import MAX_ABS_COORD, MAX_FRAMES
 
 LAYOUTS: dict[str, str] = {
     "CTVM": "(3, T, 25, M) or (1, 3, T, 25, M)",
@@ -113,6 +113,8 @@ def frames_from_array(array: np.ndarray, layout: str | None, name: str, where: s
     frames = to_mtvc(array, layout)
     if frames.shape[1] == 0:
         raise SkeletonFormatError(name, where, "at least 1 frame", "0 frames")
+    if frames.shape[1] > MAX_FRAMES:  # the NTU reader's cap: a clip is not hours long
+        raise SkeletonFormatError(name, where, f"at most {MAX_FRAMES} frames", f"{frames.shape[1]} frames")
     sane = np.abs(frames) <= MAX_ABS_COORD  # False for nan and inf too
     if not sane.all():
         m, t, v, c = np.argwhere(~sane)[0]
