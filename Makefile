@@ -8,7 +8,7 @@ PORT   ?= 8501
 # `make test` runs the suite in JOBS pytest-xdist workers (tests/conftest.py says how the work is split)
 JOBS   ?= 2
 
-.PHONY: app test install install-dev clean-venv pose-models
+.PHONY: app test fuzz install install-dev clean-venv pose-models
 
 $(VENV)/bin/python:
 	@echo "==> creating virtual environment in $(VENV)"
@@ -37,6 +37,12 @@ app: $(VENV)/.installed pose-models
 test: $(VENV)/.installed-dev pose-models
 	@echo "==> running the test suite"
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -n $(JOBS) tests
+
+# every fuzz target of tests/fuzz for FUZZ_SECONDS each (atheris, coverage-guided; docs/SECURITY.md)
+FUZZ_SECONDS ?= 60
+fuzz: $(VENV)/.installed-dev pose-models
+	@echo "==> fuzzing every reader of untrusted bytes, $(FUZZ_SECONDS) s each"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) tests/fuzz/run.py all --seconds $(FUZZ_SECONDS)
 
 # the two BlazePose models for video input, from the mediapipe==0.10.14 wheel (Apache-2.0); a no-op once verified
 pose-models: $(VENV)/.installed

@@ -72,20 +72,28 @@ def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
             if len(infos) > max_members:
                 raise NpzError(f"{path}: {len(infos)} members, more than {max_members}")
             for info in infos:
-                where = f"{path}: member '{info.filename}'"
+                where = f"{path}: array '{info.filename.removesuffix('.npy')}'"
                 if info.flag_bits & 0x1:
                     raise NpzError(f"{where} is encrypted")
                 if info.compress_type not in ALLOWED_METHODS:
                     raise NpzError(f"{where} uses compression method {info.compress_type} (only stored or deflate)")
                 if not info.filename.endswith(".npy"):
-                    raise NpzError(f"{where} is not an .npy array")
+                    raise NpzError(f"{path}: member '{info.filename}' is not an .npy array")
                 with zf.open(info) as fh:
-                    shape, fortran, dtype = npy_header(fh)
+                    try:
+                        shape, fortran, dtype = npy_header(fh)
+                        start = fh.tell()
+                    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError...
+                        raise NpzError(f"{where} has no valid .npy header ({type(exc).__name__}: {exc})") from None
                 if dtype.hasobject:
-                    raise NpzError(f"{where} is an object array (it would need a pickle)")
+                    raise NpzError(f"{where} is a pickled object array (never loaded)")
                 if any(int(d) < 0 for d in shape):
                     raise NpzError(f"{where} has a negative dimension {shape}")
-                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if needed > info.file_size - start:
+                    raise NpzError(f"{where} declares {needed:,} bytes of data for shape {tuple(shape)} but holds "
+                                   f"{max(info.file_size - start, 0):,} (truncated or corrupt)")
+                total += needed
                 if total > max_bytes:
                     raise NpzError(f"{path}: its arrays would need more than {max_bytes} bytes")
                 members[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype, bool(fortran))

@@ -50,4 +50,4 @@ def test_a_skip_fails_under_ci_and_stays_a_skip_elsewhere(tmp_path):
 def test_ci_run_sets_ci_and_checks_the_browser_the_tests_launch(repo_root):
     script = (repo_root / ".ci" / "run").read_text()
     assert "export CI=true" in script and "[ ! -x /usr/bin/chromium ]" in script
-    assert script.rstrip().endswith("make test")
+    assert "\nmake test\n" in script and "make fuzz" in script

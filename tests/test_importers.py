@@ -208,3 +208,15 @@ def test_fuzzed_pyskl_pickles_give_a_bank_or_one_clear_error(genuine, tmp_path, 
         return
     assert isinstance(bank, ClipBank) and len(bank) >= 1
     assert np.isfinite(bank.frames).all()
+
+
+def test_a_pickle_naming_a_huge_memo_index_costs_no_memory():
+    """Found by fuzzing: LONG_BINPUT 175399797 in a 230-byte pickle made the C unpickler allocate 2.8 GB for its memo."""
+    import tracemalloc
+
+    evil = b"\x80\x02]r\x75\x76\x74\x0a."  # PROTO 2, EMPTY_LIST, LONG_BINPUT 175399797, STOP
+    tracemalloc.start()
+    assert loads_plain(evil) == []
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 << 20

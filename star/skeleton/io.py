@@ -149,18 +149,14 @@ def _check_npy_header(fp: IO[bytes], path: Path, where: str | None, available: i
 
 
 def _npz_members_checked(path: Path, limit: int) -> None:
+    """Every member of the .npz checked from the zip directory and its .npy header (``star.npzfile``)."""
+    from star.npzfile import NpzError, npz_members
+
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            total = sum(info.file_size for info in infos)
-            if total > limit:
-                raise SkeletonFormatError(path, None, f"at most {limit:,} bytes of arrays once unpacked",
-                                          f"{total:,} bytes")
-            for info in infos:
-                with archive.open(info) as member:
-                    _check_npy_header(member, path, f"array {info.filename.removesuffix('.npy')!r}", info.file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-        raise SkeletonFormatError(path, None, "a valid .npz (zip) archive", f"{type(exc).__name__}: {exc}") from None
+        npz_members(path, max_bytes=limit)
+    except NpzError as exc:
+        raise SkeletonFormatError(path, None, "a valid .npz archive of plain arrays",
+                                  str(exc).replace(f"{path}: ", "")) from None
 
 
 def _clip_from_bank(npz, path: Path) -> Clip:
