@@ -333,3 +333,20 @@ def test_the_cli_imports_then_predicts_and_eval_explains_missing_data(tmp_path, 
     assert {t["class"] for t in rows[0]["top"]} == unseen
     assert main(["eval", "--checkpoint", str(out), "--data-dir", str(tmp_path / "no-banks")]) == 2
     assert "ntu60.npz: clip bank for benchmark ntu60-xsub-55/5 not found" in capsys.readouterr().err
+
+
+def test_an_imported_checkpoint_opens_from_a_zip_upload(imported_with_clips, tmp_path):
+    import io
+    import zipfile
+
+    from star.checkpoint_archive import unpack_checkpoint_zip
+
+    out, _, _ = imported_with_clips
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("model.safetensors", "model.json", "bundle.npz"):
+            zf.write(out / name, f"star-official/{name}")
+    folder = unpack_checkpoint_zip(buffer.getvalue(), tmp_path, "star-official.zip")
+    ckpt = load_checkpoint(folder)
+    assert ckpt.meta["token_layout"] == "official" and ckpt.meta["imported_from"]["run_file"] == "runs.pt"
+    assert StarPipeline(ckpt).token_layout == "official"
