@@ -87,3 +87,40 @@ def test_the_app_latency_table_is_the_bench_record():
     for row, keys in sources.items():
         want = " / ".join(f"{record[k]['median_s']:.2f}" for k in keys) + " s"
         assert rows[row] == want, (row, rows[row], want)
+
+
+def _sources_of_findings() -> set[str]:
+    """Every figure the findings may quote: the generated documents' text, the sidecars' metrics (percent, one
+    decimal) and training settings, and the run records of docs/results.json (fractions to 3 decimals, percent to
+    1)."""
+    import json
+
+    text = _generated_text()
+    figures = set(re.findall(r"\d+\.\d+", text))
+    def settings(node):  # the numbers of a sidecar's training configuration, as written there
+        if isinstance(node, dict):
+            for v in node.values():
+                yield from settings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from settings(v)
+        elif isinstance(node, float):
+            yield f"{node:g}"
+
+    for sidecar in (REPO / "checkpoints").glob("*/model.json"):
+        meta = json.loads(sidecar.read_text())
+        figures.update(f"{v * 100:.1f}" for v in meta["metrics"].values() if isinstance(v, float))
+        figures.update(settings(meta["config"]))
+    for record in json.loads((REPO / "docs" / "results.json").read_text()):
+        for value in record.values():
+            if isinstance(value, float):
+                figures.update({f"{value:.3f}", f"{value * 100:.1f}"})
+    return figures
+
+
+def test_every_decimal_figure_of_the_findings_has_a_source():
+    text = (REPO / "docs" / "FINDINGS.md").read_text()
+    figures = set(re.findall(r"(?<![\d.])(\d+\.\d+)(?!\d)", text))
+    assert len(figures) > 100
+    missing = sorted(figures - _sources_of_findings())
+    assert not missing, f"docs/FINDINGS.md figures with no source: {missing}"
