@@ -225,3 +225,23 @@ def pytest_make_collect_report(collector):
     report = outcome.get_result()
     if _ci() and report.skipped:
         _fail_skip(report)
+
+
+# ------------------------------------------------------------------ the app through AppTest
+def app_session(monkeypatch, tmp_path: Path, checkpoint: str | None = None, page: str | None = None,
+                roots: Path | None = None):
+    """``app.py`` in Streamlit's AppTest over the repository's checkpoints (or the folder ``roots``), a fresh cache
+    folder, the sidebar on ``checkpoint`` (default: the app's own choice), opened on ``page`` ("pages/x.py")."""
+    from streamlit.testing.v1 import AppTest
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(roots or repo / "checkpoints"))
+    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(repo / "app.py"), default_timeout=180)
+    if checkpoint is not None:
+        at.session_state["checkpoint_pick"] = checkpoint
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

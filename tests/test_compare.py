@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from star.compare import CompareError, bootstrap_differences, compare, mcnemar, Side
+from star.compare import CompareError, Side, bootstrap_differences, compare, mcnemar
+
+from conftest import app_session
 
 NAMES = ["a", "b", "c", "d"]  # seen a, b; unseen c, d
 
@@ -104,20 +106,12 @@ def test_star_compare_reproduces_the_library_on_the_shipped_checkpoints(repo_roo
 
 
 def test_the_compare_page_shows_the_librarys_numbers(repo_root, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     from star.checkpoint import load_checkpoint
     from ui import loaders
 
     monkeypatch.setattr(loaders, "COMPARE_REPLICATES", 100)
     loaders.comparison.clear()
-    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
-    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
-    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
-    at.run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = app_session(monkeypatch, tmp_path, "star-pool42-32-10", "pages/compare.py")
     box = at.selectbox(key="compare_with")
     assert box.options == ["baseline-pool42-32-10", "star-noam-pool42-32-10"]  # same benchmark, not itself
     box.set_value("baseline-pool42-32-10").run()

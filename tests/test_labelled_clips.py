@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from conftest import app_session
+
 
 def test_labelled_clips_give_accuracy_ranks_and_a_confusion_that_agree(repo_root, shared_data):
     """A bank's labelled clips scored among its own class names: every number follows from the per-clip rankings,
@@ -37,8 +39,6 @@ def test_an_uploaded_labelled_bank_on_predict(repo_root, shared_data, tmp_path, 
     per class, the wrong clips and a JSON download in star predict's schema."""
     import io
 
-    from streamlit.testing.v1 import AppTest
-
     from star.data.clipbank import ClipBank
     from star.inference import Predictor, score_labelled
 
@@ -46,11 +46,7 @@ def test_an_uploaded_labelled_bank_on_predict(repo_root, shared_data, tmp_path, 
     small = bank.subset([int(np.flatnonzero(bank.label == c)[0]) for c in (0, 1, 2, 3)])
     buffer = io.BytesIO()
     np.savez(buffer, **small.to_arrays())
-    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
-    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
-    at.run()
-    at.switch_page("pages/predict.py").run()
+    at = app_session(monkeypatch, tmp_path, page="pages/predict.py")
     at.radio(key="predict_source").set_value("Upload a clip bank").run()
     at.file_uploader(key="predict_bank_upload").upload("mine.npz", buffer.getvalue()).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -68,18 +64,10 @@ def test_an_uploaded_labelled_bank_on_predict(repo_root, shared_data, tmp_path, 
 
 
 def test_a_prediction_downloads_as_star_predict_json(repo_root, tmp_path, monkeypatch, capsys):
-    from streamlit.testing.v1 import AppTest
-
     from star.cli import main
     from ui.clips import builtin_samples
 
-    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
-    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
-    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
-    at.run()
-    at.switch_page("pages/predict.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = app_session(monkeypatch, tmp_path, "star-pool42-32-10", "pages/predict.py")
     button = [d for d in at.get("download_button") if "as star predict --json" in d.proto.label]
     assert len(button) == 1
     sample = builtin_samples()[0]

@@ -9,6 +9,8 @@ import pytest
 from star.occlusion import class_part_dependence, occlude, part_occlusion
 from star.skeleton.topology import partition
 
+from conftest import app_session
+
 HAND = partition(6)["hand"]
 
 
@@ -59,17 +61,10 @@ def test_the_shipped_model_on_a_real_clip(repo_root, ntu_samples):
 
 
 def test_the_predict_page_occlusion_tab_shows_the_librarys_numbers(repo_root, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     from star.inference import Predictor
     from ui.clips import builtin_samples, load_sample
 
-    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
-    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
-    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
-    at.run()
-    at.switch_page("pages/predict.py").run()
+    at = app_session(monkeypatch, tmp_path, "star-pool42-32-10", "pages/predict.py")
     at.session_state["predict_details"] = "Part occlusion"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -83,8 +78,6 @@ def test_the_predict_page_occlusion_tab_shows_the_librarys_numbers(repo_root, tm
 def test_class_dependence_on_the_test_clips_cli_and_page(repo_root, shared_data, tmp_path, monkeypatch, capsys):
     """`star occlude` and the Confusion page's section give the library's per-class drops (1 clip per class here)."""
     import json
-
-    from streamlit.testing.v1 import AppTest
 
     from star.cli import main
     from star.inference import Predictor
@@ -103,14 +96,9 @@ def test_class_dependence_on_the_test_clips_cli_and_page(repo_root, shared_data,
     real = occlusion.test_clip_dependence
     monkeypatch.setattr(occlusion, "test_clip_dependence",
                         lambda predictor, data, clips_per_class=None, progress=None: real(predictor, data, 1, progress))
-    monkeypatch.setenv("STAR_CHECKPOINT_DIRS", str(repo_root / "checkpoints"))
     monkeypatch.setenv("STAR_DATA_DIR", str(shared_data))
-    monkeypatch.setenv("STAR_CACHE_DIR", str(tmp_path / "cache"))
     loaders._DEPENDENCE.clear()
-    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=180)
-    at.session_state["checkpoint_pick"] = "star-pool42-32-10"
-    at.run()
-    at.switch_page("pages/confusion.py").run()
+    at = app_session(monkeypatch, tmp_path, "star-pool42-32-10", "pages/confusion.py")
     at.toggle(key="confusion_occlusion").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     import plotly.io
