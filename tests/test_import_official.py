@@ -112,7 +112,9 @@ def imported(request, tmp_path_factory):
     return bench, sd, text, out
 
 
-def test_imported_scores_equal_their_forward(imported):
+def test_imported_scores_equal_their_forward_and_the_layout_matters(imported):
+    """Our pipeline on their weights equals their maths to 1e-5; the same weights with our correct body averaging
+    give other scores, so the recorded switch is what makes them equal."""
     bench, sd, text, out = imported
     pipe = StarPipeline.load(out)
     inputs = pipe.model_inputs(two_body_clips(3))
@@ -121,17 +123,9 @@ def test_imported_scores_equal_their_forward(imported):
     assert ours.shape == (3, bench.num_classes)
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert np.ptp(theirs) > 0.1  # the scores discriminate: the comparison is not between constants
-
-
-def test_the_official_layout_is_what_makes_them_equal(imported):
-    """The same weights with our correct body averaging give other scores: the switch is doing the work."""
-    bench, sd, text, out = imported
-    pipe = StarPipeline.load(out)
-    inputs = pipe.model_inputs(two_body_clips(2))
     pipe.token_layout = "correct"
-    ours = pipe.scores(pipe.head_outputs(pipe.backbone_features(inputs)))
-    theirs = reference_scores(sd, torch.from_numpy(inputs), text[0][:bench.num_classes]).numpy()
-    assert np.abs(ours - theirs).max() > 1e-3
+    corrected = pipe.scores(pipe.head_outputs(pipe.backbone_features(inputs)))
+    assert np.abs(corrected - theirs).max() > 1e-3
 
 
 def test_the_sidecar_says_where_the_model_came_from(imported):
@@ -343,7 +337,7 @@ def test_an_imported_checkpoint_opens_from_a_zip_upload(imported_with_clips, tmp
 
     out, _, _ = imported_with_clips
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:  # stored: deflating 90 MB of weights is slow
         for name in ("model.safetensors", "model.json", "bundle.npz"):
             zf.write(out / name, f"star-official/{name}")
     folder = unpack_checkpoint_zip(buffer.getvalue(), tmp_path, "star-official.zip")
