@@ -33,11 +33,13 @@ def fuzz(name: str, seconds: int, corpus: Path) -> int:
     from targets import TARGETS, seeds
 
     corpus.mkdir(parents=True, exist_ok=True)
-    for i, seed in enumerate(seeds(name)):
+    starts = seeds(name)
+    for i, seed in enumerate(starts):
         (corpus / f"seed-{i}").write_bytes(seed)
     target = TARGETS[name]
-    atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", "-rss_limit_mb=4096", "-timeout=60", str(corpus)],
-                  target)
+    longest = max(len(s) for s in starts) + 4096  # libFuzzer skips inputs over 1 MB unless told (a checkpoint zip: 5 MB)
+    atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", f"-max_len={longest}", "-rss_limit_mb=4096",
+                   "-timeout=60", str(corpus)], target)
     atheris.Fuzz()
     return 0
 
