@@ -228,3 +228,42 @@ def test_a_low_confidence_body_is_refused():
     with pytest.raises(NoPersonError, match="mean joint confidence >= 1.01") as info:
         extract_pose(path, settings=PoseSettings(min_confidence=1.01))
     assert "two_people.mp4" in str(info.value) and "partial or unclear body" in str(info.value)
+
+
+def _synthetic_avi(path, frames: int = 60):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), i % 255, np.uint8))
+    writer.release()
+    return path
+
+
+def test_a_stream_longer_than_its_header_is_stopped_soon_after(tmp_path):
+    """Issue 28: a header that declares 10 frames over a long stream ran 18,001 frames through BlazePose; now the
+    stream is stopped at 1.5 x the declared count + 30."""
+    import dataclasses
+
+    from star.video.decode import VideoError, iter_frames, probe_video
+
+    info = probe_video(_synthetic_avi(tmp_path / "long.avi", 120))
+    assert info.frame_count == 120 and sum(1 for _ in iter_frames(info)) == 120
+    lying = dataclasses.replace(info, frame_count=10)
+    seen = []
+    with pytest.raises(VideoError, match="more than 45 frames .*the header declares 10"):
+        for index, _ in iter_frames(lying):
+            seen.append(index)
+    assert len(seen) == 45
+
+
+def test_decoding_stops_at_the_wall_clock_cap(tmp_path):
+    import time
+
+    from star.video.decode import VideoError, VideoLimits, iter_frames, probe_video
+
+    info = probe_video(_synthetic_avi(tmp_path / "slow.avi", 30))
+    limits = VideoLimits(max_wall_seconds=0.2)
+    with pytest.raises(VideoError, match="a video read within 0.2 s"):
+        for _ in iter_frames(info, limits):
+            time.sleep(0.05)  # the caller's work per frame (pose extraction) counts too

@@ -35,6 +35,8 @@ class VideoLimits:
     max_seconds: float = 600.0  # 10 minutes
     max_pixels: int = 3840 * 2160  # 4K UHD
     min_complete: float = 0.9  # decoding must reach this share of the declared frame count
+    max_overrun: float = 1.5  # ... and may go this far past it (+30 frames): a header that lies about the length
+    max_wall_seconds: float = 900.0  # decoding and what the caller does with each frame (pose extraction) together
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,20 @@ def iter_frames(info: VideoInfo, limits: VideoLimits = VideoLimits()) -> Iterato
     """
     import cv2
 
+    import time
+
     path = Path(info.path)
     max_frames = int(limits.max_seconds * info.fps) + 1
+    if info.frame_count:  # a stream longer than its header says is stopped soon after, not at max_seconds
+        max_frames = min(max_frames, int(limits.max_overrun * info.frame_count) + 30)
     cap = _open(path)
     index = 0
+    start = time.monotonic()
     try:
         while True:
+            if time.monotonic() - start > limits.max_wall_seconds:
+                raise VideoError(path, f"frame {index}", f"a video read within {limits.max_wall_seconds:g} s",
+                                 f"{index} frames after {time.monotonic() - start:.0f} s")
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
@@ -137,8 +147,10 @@ def iter_frames(info: VideoInfo, limits: VideoLimits = VideoLimits()) -> Iterato
                 raise VideoError(path, f"frame {index}", f"{info.width}x{info.height} frames",
                                  f"{frame.shape[1]}x{frame.shape[0]} (corrupt stream)")
             if index >= max_frames:
-                raise VideoError(path, f"frame {index}", f"a video of at most {limits.max_seconds:g} s",
-                                 f"more than {max_frames} frames at {info.fps:g} fps")
+                declared = f" (the header declares {info.frame_count})" if info.frame_count else ""
+                raise VideoError(path, f"frame {index}", f"a video of at most {limits.max_seconds:g} s whose "
+                                 "stream is as long as its header says",
+                                 f"more than {max_frames} frames at {info.fps:g} fps{declared}")
             yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
     finally:
