@@ -9,7 +9,8 @@ server's run.
 
 Measured, each on the shipped default checkpoint (or ``--checkpoint``) with its models warm:
 - first Predict after start (a new server: open ``/predict`` as the server's first request);
-- page switches through the navigation (Model, Predict, Embedding spaces, Confusion, Calibration);
+- page switches through the navigation (Model, Predict, Embedding spaces, Confusion, Calibration, Compare: its
+  first visit computes the paired bootstrap, later ones reuse it);
 - Predict: switch the built-in sample, edit the open-vocabulary box, change top-k, move gamma (a slider key and
   the number box), pick a vocabulary preset, upload a skeleton file, upload an already-posed video again;
 - Embedding spaces for an uploaded ``.zip`` whose files equal a shipped checkpoint (cached by content).
@@ -40,6 +41,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 QUIET_MS = 600
+COMPARED = "baseline-pool42-32-10"  # the Compare page's second checkpoint
 GOAL_S = 1.0
 FIRST_PREDICT_GOAL_S = 5.0
 
@@ -175,7 +177,12 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
     # the server sees only the measured checkpoint (a link to it), so the app opens it, not the shipped default
     root = Path(tempfile.mkdtemp(prefix="star-latency-ckpt-"))
     (root / checkpoint.name).symlink_to(checkpoint, target_is_directory=True)
-    env = {"STAR_CHECKPOINT_DIRS": str(root), "STAR_DATA_DIR": str(data)}
+    roots = [root]
+    other = checkpoint.parent / COMPARED  # Compare's B, in a second root so the app still opens the measured one
+    if other.is_dir() and other != checkpoint:
+        roots.append(Path(tempfile.mkdtemp(prefix="star-latency-other-")))
+        (roots[1] / other.name).symlink_to(other, target_is_directory=True)
+    env = {"STAR_CHECKPOINT_DIRS": os.pathsep.join(map(str, roots)), "STAR_DATA_DIR": str(data)}
 
     def record(name: str, times: list[float], goal: float = GOAL_S) -> None:
         med = statistics.median(times)
@@ -219,7 +226,7 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
             page.get_by_text("Prediction (ZSL):").wait_for(timeout=180_000)
             timer.settle()
             if "pages" in groups:
-                for title in ("Model", "Predict", "Embedding spaces", "Confusion", "Calibration"):
+                for title in ("Model", "Predict", "Embedding spaces", "Confusion", "Calibration", "Compare"):
                     times = []
                     for _ in range(a.repeats):
                         timer.time(nav(page, "Model" if title != "Model" else "Calibration"))
@@ -237,6 +244,12 @@ def measure(a, data: Path, checkpoint: Path, out: dict) -> None:
                     times = [timer.time(lambda: page.get_by_role("tab", name=name).click())
                              for name in ["Open vocabulary", "Attention"] * a.repeats][:a.repeats]
                     record("Predict: open a details tab", times)
+                    times = []  # the first open computes the clip's occlusion (one batched forward pass)
+                    for _ in range(a.repeats):
+                        times.append(timer.time(lambda: page.get_by_role("tab", name="Part occlusion").click(),
+                                                lambda: page.get_by_text("Which parts the decision").wait_for()))
+                        timer.time(lambda: page.get_by_role("tab", name="Attention").click())
+                    record("Predict: open the Part occlusion tab", times)
                     timer.time(lambda: tab.click())
                 preset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Vocabulary")
                 if preset.count():
