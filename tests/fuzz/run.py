@@ -4,7 +4,7 @@
     .venv/bin/python tests/fuzz/run.py all --seconds 10      # every target in turn (what .ci/run does)
 
 The corpus folder (default: .star_cache/fuzz/TARGET) starts with the target's seeds and keeps what atheris finds;
-a crash (an exception other than the reader's documented error) is written as crash-* in the current folder and
+a crash (an exception other than the reader's documented error) is written as .star_cache/fuzz/TARGET-crash-* and
 ends the run with a non-zero status.
 """
 
@@ -39,7 +39,7 @@ def fuzz(name: str, seconds: int, corpus: Path) -> int:
     target = TARGETS[name]
     longest = max(len(s) for s in starts) + 4096  # libFuzzer skips inputs over 1 MB unless told (a checkpoint zip: 5 MB)
     atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", f"-max_len={longest}", "-rss_limit_mb=4096",
-                   "-timeout=60", str(corpus)], target)
+                   "-timeout=60", f"-artifact_prefix={corpus.parent}/{name}-", str(corpus)], target)
     atheris.Fuzz()
     return 0
 
