@@ -220,3 +220,24 @@ def test_a_pickle_naming_a_huge_memo_index_costs_no_memory():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 10 << 20
+
+
+def test_a_pickle_declaring_a_huge_bytearray_is_refused_before_allocating():
+    """Found by the CI's 10-second fuzzing: BYTEARRAY8 declaring 11.7 GB in a 36-byte pickle ran out of memory."""
+    import base64
+
+    evil = base64.b64decode("gAJ9cQAoWAUAAABzcGxpCpZ9lIy4AgAAAAAAAAp4eQxfcmVj")
+    with pytest.raises(UnsafePickleError, match="a bytearray of 11686155389 bytes"):
+        loads_plain(evil)
+    assert loads_plain(pickle.dumps(bytearray(b"abc"), protocol=5)) == bytearray(b"abc")
+
+
+def test_a_dtype_given_a_state_numpy_never_writes_is_refused():
+    """Found by fuzzing: BUILD on a float32 dtype with an item size of 20046 crashed the process (a segfault)."""
+    evil = (b"\x80\x02cnumpy\ndtype\nX\x02\x00\x00\x00f4\x89\x88\x87R"
+            b"(K\x03X\x01\x00\x00\x00<NNNMNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb.")
+    with pytest.raises(UnsafePickleError, match="a dtype a state numpy never writes"):
+        loads_plain(evil)
+    assert loads_plain(pickle.dumps(np.dtype("f4"))) == np.dtype("f4")  # numpy's own state passes
+    with pytest.raises(UnsafePickleError, match="sets the state of a OrderedDict"):
+        loads_plain(b"\x80\x02ccollections\nOrderedDict\n)R}b.")

@@ -19,6 +19,7 @@ import collections
 import io
 import os
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,37 @@ class _Unpickler(pickle._Unpickler):  # the pure-Python unpickler: its memo is a
         if size > self.max_array_bytes:
             raise UnsafePickleError(f"{self.label}: the pickle asks for an array of {size} bytes, more than the "
                                     f"file holds ({self.max_array_bytes} bytes); refused")
+
+    def load_bytearray8(self):  # protocol 5: the length is read first and allocated at once; bound it by the file
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > self.max_array_bytes:
+            raise UnsafePickleError(f"{self.label}: the pickle asks for a bytearray of {size} bytes, more than the "
+                                    f"file holds; refused")
+        data = bytearray(size)
+        self.readinto(data)
+        self.append(data)
+
+    def load_build(self):
+        """BUILD (``obj.__setstate__(state)``) only where it cannot corrupt memory: a dtype's state must be the one
+        numpy itself writes for that dtype (found by fuzzing: a dtype given another item size crashed the process),
+        an array's must be (1, shape, plain dtype, Fortran flag, bytes); nothing else is built."""
+        state, inst = self.stack[-1], self.stack[-2]
+        if isinstance(inst, np.dtype):
+            if state != inst.__reduce__()[2]:
+                raise UnsafePickleError(f"{self.label}: the pickle gives a dtype a state numpy never writes; refused")
+            self.stack.pop()  # the dtype is already what its arguments made it
+            return
+        if isinstance(inst, np.ndarray):
+            ok = (isinstance(state, tuple) and len(state) == 5 and state[0] == 1 and isinstance(state[1], tuple)
+                  and isinstance(state[2], np.dtype) and isinstance(state[3], bool)
+                  and isinstance(state[4], (bytes, bytearray)))
+            if not ok:
+                raise UnsafePickleError(f"{self.label}: the pickle gives an array a state numpy never writes; refused")
+            self._check(state[1], state[2])
+            return pickle._Unpickler.load_build(self)
+        raise UnsafePickleError(f"{self.label}: the pickle sets the state of a {type(inst).__name__}; refused")
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: load_bytearray8, pickle.BUILD[0]: load_build}
 
     def find_class(self, module: str, name: str):
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
