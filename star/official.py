@@ -22,7 +22,6 @@ stored in the checkpoint, so the imported model needs no CLIP weights.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from star.models import ShiftGCN, build_head
 from star.models.shiftgcn import load_shiftgcn_state_dict
 from star.models.star import StarConfig
 from star.skeleton.topology import partition
+from star.text.encoders import file_sha256
 
 PARTS = ("head", "hand", "arm", "hip", "leg", "foot")  # their part order, the same as partition(6)
 BACKBONE_PREFIX = "pretraining_model."
@@ -69,14 +69,6 @@ TEXT_DIM, D_MODEL, TEXT_HIDDEN, NUM_PROMPTS, NUM_HEADS, FEAT_DIM = 768, 768, 256
 
 class OfficialImportError(ValueError):
     """A run file or text-feature file that is not what the authors' code writes; the message says what differs."""
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_torch_file(path: str | Path, what: str) -> Any:
@@ -145,7 +137,7 @@ def map_state_dict(sd: dict[str, Tensor], num_classes: int, path: Path) -> tuple
     missing = sorted(k for k in expected if k not in sd)
     if not any(k.startswith(BACKBONE_PREFIX) for k in sd):
         missing.append(BACKBONE_PREFIX + "*")
-    extra = sorted(k for k in sd if k not in expected and not k.startswith(BACKBONE_PREFIX + "")
+    extra = sorted(k for k in sd if k not in expected and not k.startswith(BACKBONE_PREFIX)
                    and not k.startswith(UNUSED_PREFIXES))
     bad = [f"{t}: {tuple(sd[t].shape)} (expected {tuple(own[o].shape)})" for t, o in wanted.items()
            if t in sd and tuple(sd[t].shape) != tuple(own[o].shape)]
@@ -158,16 +150,16 @@ def map_state_dict(sd: dict[str, Tensor], num_classes: int, path: Path) -> tuple
         if bad:
             parts.append(f"wrong shapes {bad}")
         raise OfficialImportError(f"{path}: not a run file of the authors' ModelMatch with {len(PARTS)} parts and "
-                           f"{num_classes} classes: " + "; ".join(parts))
+                                  f"{num_classes} classes: " + "; ".join(parts))
     for k, joints in enumerate(partition(len(PARTS)).values()):
         key = f"body_part_index_list.{k}"
         if [int(j) for j in sd[key].flatten()] != list(joints):
             raise OfficialImportError(f"{path}: {key} holds joints {sd[key].tolist()}, expected {list(joints)} "
-                               f"({PARTS[k]}); a different partition cannot be imported")
+                                      f"({PARTS[k]}); a different partition cannot be imported")
     _check_shape(sd, "part_weights_factor", (1, len(PARTS)), path)
     if not torch.equal(sd["part_weights_factor"].float(), torch.ones(1, len(PARTS))):
         raise OfficialImportError(f"{path}: part_weights_factor is {sd['part_weights_factor'].tolist()}, expected all "
-                           "ones (the released code never trains it; the global feature is the parts' sum)")
+                                  "ones (the released code never trains it; the global feature is the parts' sum)")
     head_state = {ours: sd[theirs].float() for theirs, ours in wanted.items()}
     rows = {tuple(sd[p].shape) for p in prompts}
     report_prompts = "kept"
@@ -179,8 +171,7 @@ def map_state_dict(sd: dict[str, Tensor], num_classes: int, path: Path) -> tuple
                           "zeros instead (the prompts are a training-time correction; scores do not use them)")
     backbone_state = {k[len(BACKBONE_PREFIX):]: v for k, v in sd.items() if k.startswith(BACKBONE_PREFIX)}
     dropped = {k: list(v.shape) for k, v in sd.items() if k.startswith(UNUSED_PREFIXES)}
-    report = {"mapped": len(head_state) - 1 + len(prompts) * (report_prompts == "kept"),
-              "semantic_prompts": report_prompts, "checked": checked, "dropped": dropped}
+    report = {"semantic_prompts": report_prompts, "checked": checked, "dropped": dropped}
     return backbone_state, head_state, report
 
 
