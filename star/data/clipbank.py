@@ -215,7 +215,7 @@ class ClipBank:
             raise SkeletonFormatError(path, f"key '{missing[0]}'", f"keys {list(REQUIRED_KEYS)}",
                                       f"keys {sorted(members)}")
         try:
-            arrays = load_npz(path)
+            arrays = load_npz(path, members=members)
         except NpzError as exc:
             raise SkeletonFormatError(path, None, "readable plain arrays", str(exc).replace(f"{path}: ", ""))
         n = len(np.asarray(arrays["offsets"]).reshape(-1)) - 1

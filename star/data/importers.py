@@ -25,14 +25,14 @@ from star.data.benchmarks import class_list
 from star.data.clipbank import ClipBank
 from star.data.prepare_ntu import SAMPLE_RE
 from star.data.protocols import TEST, TRAIN, UNUSED
-from star.npzfile import NpzError, npy_header, npz_members
 from star.data.safe_pickle import DEFAULT_MAX_BYTES, UnsafePickleError, load_plain_pickle
+from star.npzfile import NpzError, npy_header, npz_members
 from star.skeleton.clip import NUM_JOINTS, Clip, SkeletonFormatError
+from star.skeleton.ntu_format import MAX_FRAMES  # the frame cap of every skeleton reader
 
 SPLIT_KINDS = ("xsub", "xview", "xset")  # pyskl split names: <kind>_train, <kind>_val
 CTRGCN_FILES = {"NTU60_CS": ("ntu60", "xsub"), "NTU60_CV": ("ntu60", "xview"),
                 "NTU120_CSub": ("ntu120", "xsub"), "NTU120_CSet": ("ntu120", "xset")}
-MAX_CLIP_FRAMES = 100_000
 
 
 class ImportFormatError(ValueError):
@@ -89,9 +89,9 @@ def _pyskl_clip(ann: Any, i: int, path: Path) -> Clip:
                                 f"array, found {found}")
     if kp.shape[2:] != (NUM_JOINTS, 3):
         raise _needs_ntu25_3d(path, f"annotations[{i}] ({name})", kp.shape)
-    if not 1 <= kp.shape[1] <= MAX_CLIP_FRAMES or kp.shape[0] < 1:
+    if not 1 <= kp.shape[1] <= MAX_FRAMES or kp.shape[0] < 1:
         raise ImportFormatError(f"{path}: annotations[{i}] ({name}) has {kp.shape[0]} bodies and {kp.shape[1]} "
-                                f"frames; expected at least one body and 1-{MAX_CLIP_FRAMES} frames")
+                                f"frames; expected at least one body and 1-{MAX_FRAMES} frames")
     frames = np.asarray(kp[:2], np.float32)  # at most two bodies, as every bank here
     if not np.isfinite(frames).all():
         raise ImportFormatError(f"{path}: annotations[{i}] ({name}) holds NaN or infinite coordinates")
