@@ -274,6 +274,15 @@ def _background_priority() -> None:
         pass
 
 
+def compute_sample(key: Key, sample) -> None:
+    """Predict and draw one built-in sample into the caches: what the Predict page shows for it first."""
+    clip = sample_clip(sample)
+    pred = predict(key, clip.frames, clip.source)
+    animation(clip.frames)
+    if pred.attention_time_joint is not None:
+        attention_figure(key, clip.frames, clip.source, True)
+
+
 def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) -> bool:
     """Predict and draw every built-in sample for this checkpoint once, in a background thread, so that switching
     samples on Predict only draws; then embed the ``vocabularies`` (name lists) with its text encoder. Started at
@@ -291,11 +300,7 @@ def warm_samples(key: Key, samples: list, vocabularies: list[list[str]] = ()) ->
             if _stop_warming.is_set():
                 return
             try:
-                clip = sample_clip(sample)
-                pred = predict(key, clip.frames, clip.source)
-                animation(clip.frames)
-                if pred.attention_time_joint is not None:
-                    attention_figure(key, clip.frames, clip.source, True)
+                compute_sample(key, sample)
             except Exception:  # noqa: BLE001  (a warm-up never breaks the app: the page computes it again)
                 return
         if vocabularies:  # the preset lists' text vectors (loads the text encoder once, off the page's path)
@@ -329,14 +334,14 @@ def warm_start() -> bool:
         if label is None:
             return False
         key = checkpoints.cache_key(choices[label])
+        view = load_view(key)
+        steps = [lambda: load_predictor(key)]
+        if view.has_unseen:
+            steps.append(lambda: gamma_scale(key))
         samples = clips.builtin_samples()
-        clip = sample_clip(samples[0]) if samples else None
-        steps = [lambda: load_predictor(key), lambda: gamma_scale(key) if load_view(key).has_unseen else None]
-        if clip is not None:
-            steps += [lambda: predict(key, clip.frames, clip.source), lambda: animation(clip.frames),
-                      lambda: attention_figure(key, clip.frames, clip.source, True)
-                      if predict(key, clip.frames, clip.source).attention_time_joint is not None else None]
-        for step in [lambda: load_view(key), *steps]:
+        if samples:
+            steps.append(lambda: compute_sample(key, samples[0]))
+        for step in steps:
             if _stop_warming.is_set():
                 return False
             step()
