@@ -98,13 +98,18 @@ def bootstrap_differences(a: Side, b: Side, labels: np.ndarray, seen: list[int],
                 "ci_high": float(np.percentile(diffs[k], 97.5))} for k in METRICS}
 
 
-def _per_class(a: Side, b: Side, labels: np.ndarray, seen: list[int], unseen: list[int],
-               names: list[str]) -> list[dict[str, Any]]:
+def _decisions(a: Side, b: Side, seen: list[int], unseen: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both models' decisions per clip: {"ZSL": (A's, B's) argmax over the unseen classes, "GZSL": (A's, B's)
+    calibrated stacking at each model's gamma}."""
+    return {"ZSL": (zsl_predict(a.scores, unseen), zsl_predict(b.scores, unseen)),
+            "GZSL": (gzsl_predict(a.scores, seen, a.gamma), gzsl_predict(b.scores, seen, b.gamma))}
+
+
+def _per_class(decisions: dict, labels: np.ndarray, unseen: list[int], names: list[str]) -> list[dict[str, Any]]:
     """Accuracy per class for both models and B - A, largest |difference| first: ZSL for unseen classes, GZSL at
     each model's gamma for every class present in the test clips."""
     rows = []
-    za, zb = zsl_predict(a.scores, unseen), zsl_predict(b.scores, unseen)
-    ga, gb = gzsl_predict(a.scores, seen, a.gamma), gzsl_predict(b.scores, seen, b.gamma)
+    (za, zb), (ga, gb) = decisions["ZSL"], decisions["GZSL"]
     for c in np.unique(labels):
         mask = labels == c
         row = {"class": names[int(c)], "index": int(c), "unseen": bool(c in unseen), "clips": int(mask.sum()),
@@ -119,15 +124,13 @@ def _per_class(a: Side, b: Side, labels: np.ndarray, seen: list[int], unseen: li
                                        r["index"]))
 
 
-def _disagreements(a: Side, b: Side, labels: np.ndarray, seen: list[int], unseen: list[int], names: list[str],
+def _disagreements(decisions: dict, labels: np.ndarray, unseen: list[int], names: list[str],
                    sources: np.ndarray) -> list[dict[str, Any]]:
     """Clips whose ZSL decision (unseen clips) or GZSL decision (all clips, each at its gamma) differs."""
-    za, zb = zsl_predict(a.scores, unseen), zsl_predict(b.scores, unseen)
-    ga, gb = gzsl_predict(a.scores, seen, a.gamma), gzsl_predict(b.scores, seen, b.gamma)
     out = []
     for i in range(len(labels)):
         is_unseen = labels[i] in unseen
-        for kind, pa, pb in (("ZSL", za, zb), ("GZSL", ga, gb)):
+        for kind, (pa, pb) in decisions.items():
             if (kind == "ZSL" and not is_unseen) or pa[i] == pb[i]:
                 continue
             out.append({"index": i, "source": str(sources[i]), "kind": kind, "true": names[int(labels[i])],
@@ -161,7 +164,8 @@ def compare(a_meta: dict, a_bundle: dict, b_meta: dict, b_bundle: dict, replicat
     a = Side(a_meta["name"], np.asarray(a_bundle["scores"], np.float64), float(a_meta["gamma"]["value"]))
     b = Side(b_meta["name"], np.asarray(b_bundle["scores"], np.float64), float(b_meta["gamma"]["value"]))
     on_unseen = np.isin(la, unseen)
-    za, zb = zsl_predict(a.scores, unseen), zsl_predict(b.scores, unseen)
+    decisions = _decisions(a, b, seen, unseen)
+    za, zb = decisions["ZSL"]
     return Comparison(
         a=a.name, b=b.name, benchmark=a_meta["benchmark"], num_clips=int(len(la)),
         num_unseen_clips=int(on_unseen.sum()),
@@ -170,6 +174,6 @@ def compare(a_meta: dict, a_bundle: dict, b_meta: dict, b_bundle: dict, replicat
         difference=bootstrap_differences(a, b, la, seen, unseen, replicates, seed, progress),
         bootstrap={"replicates": int(replicates), "seed": int(seed)},
         mcnemar=mcnemar((za == la)[on_unseen], (zb == la)[on_unseen]),
-        per_class=_per_class(a, b, la, seen, unseen, names),
-        disagreements=_disagreements(a, b, la, seen, unseen, names, sources),
+        per_class=_per_class(decisions, la, unseen, names),
+        disagreements=_disagreements(decisions, la, unseen, names, sources),
     )
