@@ -16,7 +16,7 @@ from ui import clips, frame, loaders, model_view
 from ui import video as videos
 
 view = frame.view()
-clip = video = labelled = None  # video: (uploaded file, ui.video.VideoResult); labelled: (name, uploaded bank)
+clip = video = labelled = None  # video: (uploaded file, ui.video.VideoResult); labelled: (name, upload id, bank)
 if view is not None:
     key, gamma = frame.key(), frame.gamma()
     banks = clips.clip_banks()
@@ -60,7 +60,7 @@ if view is not None:
                 i = st.selectbox("Clip", range(len(bank)), format_func=lambda i: clips.bank_label(bank, i),
                                  key="predict_bank_upload_clip")
                 clip = bank.clip(i)
-                labelled = (up.name, bank)
+                labelled = (up.name, up.file_id, bank)
         else:
             bank = st.selectbox("Clip bank", banks, format_func=lambda p: p.name, key="predict_bank")
             samples = loaders.bank_samples(bank)
@@ -174,8 +174,9 @@ def part_occlusion(view, key, clip) -> None:
                "occlusion what the decision needs.")
 
 
-def labelled_bank(view, key, name: str, bank, clip) -> None:
-    """An uploaded bank's labels: where this clip's true class ranks, and every clip scored on request."""
+def labelled_bank(view, key, name: str, upload_id: str, bank, clip) -> None:
+    """An uploaded bank's labels: where this clip's true class ranks, and every clip scored on request (kept for this
+    upload and checkpoint)."""
     names = list(bank.class_names)
     true = names[clip.label] if clip.label is not None else None
     if true is not None:
@@ -184,7 +185,7 @@ def labelled_bank(view, key, name: str, bank, clip) -> None:
         st.markdown(f"**True class: {true}**, ranked {place} of the bank's {len(names)} class names.")
     with st.expander(f"Score every clip of {name} ({len(bank)} clips) against its {len(names)} class names"):
         result = st.session_state.get("labelled_result")
-        if result is None or result[0] != (name, len(bank), key):
+        if result is None or result[0] != (upload_id, key):
             if not st.toggle(f"Score all {len(bank)} clips", key="labelled_start"):
                 return
             bar = st.progress(0.0, text="Scoring...")
@@ -192,7 +193,7 @@ def labelled_bank(view, key, name: str, bank, clip) -> None:
                                     names, progress=lambda done, total: bar.progress(done / total,
                                                                                      text=f"{done} of {total} clips"))
             bar.empty()
-            result = ((name, len(bank), key), scored)
+            result = ((upload_id, key), scored)
             st.session_state["labelled_result"] = result
         scored = result[1]
         if scored["accuracy"] is None:
@@ -298,5 +299,5 @@ if pred is not None:
                        "Recording).")
     if labelled is not None:
         st.subheader("Your labelled clips")
-        labelled_bank(view, key, labelled[0], labelled[1], clip)
+        labelled_bank(view, key, *labelled, clip)
     details(view, key, clip, pred, temperature)
