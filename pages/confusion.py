@@ -24,7 +24,7 @@ if view is not None:
     st.subheader("Which parts each unseen class depends on")
     clips_in = int(sum(1 for y in view.labels if y in set(view.unseen)))
     if st.toggle(f"Occlude each body part of the {clips_in} unseen-class test clips (one forward pass per "
-                 f"{16} clips and their copies; about a minute on 2 cores)", key="confusion_occlusion"):
+                 "16 clips and their copies; about a minute on 2 cores)", key="confusion_occlusion"):
         try:
             dep = loaders.part_dependence(frame.key(), str(data_dir()))
         except (FileNotFoundError, ValueError) as exc:

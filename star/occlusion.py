@@ -81,9 +81,14 @@ def test_clip_dependence(predictor, data_dir=None, clips_per_class: int | None =
     wanted = set(meta["unseen_classes"] or range(len(meta["class_names"])))
     rows = [i for i in range(len(test)) if int(test.label[i]) in wanted]
     if clips_per_class:
-        kept: dict[int, int] = {}
-        rows = [i for i in rows if kept.setdefault(int(test.label[i]), 0) < clips_per_class
-                and not kept.update({int(test.label[i]): kept[int(test.label[i])] + 1})]
+        counts: dict[int, int] = {}
+        first = []
+        for i in rows:
+            c = int(test.label[i])
+            if counts.get(c, 0) < clips_per_class:
+                counts[c] = counts.get(c, 0) + 1
+                first.append(i)
+        rows = first
     labels = [int(test.label[i]) for i in rows]
     results = predictor.occlusions([test.clip(i) for i in rows], targets=labels, progress=progress)
     per_class = class_part_dependence(results, labels, int(meta["num_parts"]))

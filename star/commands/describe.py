@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "(any OpenAI-compatible /chat/completions server).")
 
 
-def import_official(args: argparse.Namespace) -> int:
+def import_descriptions(args: argparse.Namespace) -> int:
     try:
         data = read_official_descriptions(args.import_file)
         write_description_file(args.out, data, header=f"# imported from {args.import_file} by `star describe "
@@ -41,7 +41,7 @@ def import_official(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.import_file:
-        return import_official(args)
+        return import_descriptions(args)
     if not args.classes:
         print("error: give --classes FILE (or --import FILE)", file=sys.stderr)
         return 2

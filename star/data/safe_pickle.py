@@ -36,7 +36,7 @@ def _dtype(*args):
     dtype = np.dtype(*args)
     if dtype.hasobject:
         raise UnsafePickleError("the pickle holds an object array (arbitrary Python objects); refused")
-    if dtype.kind not in "biufcUSM m" or dtype.subdtype is not None or dtype.fields is not None \
+    if dtype.kind not in "biufcUSMm" or dtype.subdtype is not None or dtype.fields is not None \
             or not 0 < dtype.itemsize <= 1024:
         raise UnsafePickleError(f"the pickle asks for a dtype {dtype} (structured, sub-array or sized "
                                 f"{dtype.itemsize} bytes); only plain numbers and strings are read")
