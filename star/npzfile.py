@@ -106,13 +106,12 @@ def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
 
 
 def load_npz(path: str | Path, max_members: int = MAX_MEMBERS, max_bytes: int = DEFAULT_MAX_BYTES,
-             keys: tuple[str, ...] | None = None, members: dict | None = None) -> dict[str, np.ndarray]:
-    """The archive's arrays (or only ``keys``), after ``npz_members``' checks (``members``: their result, when the
-    caller has it already); ``NpzError`` for anything wrong."""
+             members: dict | None = None) -> dict[str, np.ndarray]:
+    """The archive's arrays, after ``npz_members``' checks (``members``: their result, when the caller has it
+    already); ``NpzError`` for anything wrong."""
     members = npz_members(path, max_members, max_bytes) if members is None else members
-    wanted = list(members) if keys is None else [k for k in keys if k in members]
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in wanted}
+            return {k: data[k] for k in members}
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise NpzError(f"{path}: a member cannot be read ({type(exc).__name__}: {exc})") from None

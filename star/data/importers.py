@@ -27,7 +27,7 @@ from star.data.prepare_ntu import SAMPLE_RE
 from star.data.protocols import TEST, TRAIN, UNUSED
 from star.data.safe_pickle import DEFAULT_MAX_BYTES, UnsafePickleError, load_plain_pickle
 from star.npzfile import NpzError, npy_header, npz_members
-from star.skeleton.clip import NUM_JOINTS, Clip, SkeletonFormatError
+from star.skeleton.clip import NUM_JOINTS, Clip
 from star.skeleton.ntu_format import MAX_FRAMES  # the frame cap of every skeleton reader
 
 SPLIT_KINDS = ("xsub", "xview", "xset")  # pyskl split names: <kind>_train, <kind>_val
