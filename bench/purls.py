@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from star.config import resolve_config  # noqa: E402
 from star.data.benchmarks import list_benchmarks  # noqa: E402
-from star.features import BACKBONE_FILE, FEATURE_INFO_FILE  # noqa: E402
+from star.features import FEATURE_INFO_FILE, backbone_done  # noqa: E402
 
 CONFIG = REPO / "configs" / "purls-v3.yaml"
 GROUPS = {"purls": [b for b in list_benchmarks() if b.startswith("purls-") and not b.endswith("-gzsl")],
@@ -92,8 +92,10 @@ def star(command: str, values: dict, processes: int = 2) -> None:
 
 def ensure_backbone(benchmark: str) -> None:
     cfg = resolve_config(path=CONFIG, overrides=overrides(benchmark))
-    for stage, done in (("train-backbone", BACKBONE_FILE), ("extract", FEATURE_INFO_FILE)):
-        if not (cfg.run_path / done).exists():
+    stages = (("train-backbone", backbone_done(cfg.run_path, cfg.backbone.epochs)),
+              ("extract", (cfg.run_path / FEATURE_INFO_FILE).exists()))
+    for stage, done in stages:
+        if not done:
             t0 = time.perf_counter()
             star(stage, overrides(benchmark))
             print(f"== {benchmark}: {stage} {time.perf_counter() - t0:.0f} s", flush=True)

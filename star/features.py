@@ -211,6 +211,13 @@ def stage_times(rd: str | Path) -> dict:
     return times
 
 
+def backbone_done(rd: str | Path, epochs: int) -> bool:
+    """Whether the run directory's backbone has finished all ``epochs`` (a run cut short leaves its weights after
+    every epoch, so the weights file alone does not say the training ended)."""
+    state = Path(rd) / BACKBONE_STATE_FILE
+    return state.exists() and int(json.loads(state.read_text()).get("epochs_done", 0)) >= epochs
+
+
 def backbone_num_person(rd: str | Path, default: int) -> int:
     """Bodies the run directory's backbone was trained for (its state file is the truth), else ``default``."""
     state = Path(rd) / BACKBONE_STATE_FILE

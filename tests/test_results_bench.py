@@ -296,3 +296,16 @@ def test_purls_head_jobs_are_seed_major_and_split_between_workers():
     assert jobs[:4] == [("a", "m", 0), ("a", "n", 0), ("b", "m", 0), ("b", "n", 0)] and len(jobs) == 8
     w0, w1 = head_jobs(["a", "b"], ["m", "n"], [0, 1], (0, 2)), head_jobs(["a", "b"], ["m", "n"], [0, 1], (1, 2))
     assert sorted(w0 + w1) == sorted(jobs) and not set(w0) & set(w1)
+
+
+def test_a_backbone_cut_short_is_not_done(tmp_path):
+    """bench/purls.py retrains a backbone until its state says every epoch ran (a cut-short run leaves weights)."""
+    import json
+
+    from star.features import BACKBONE_STATE_FILE, backbone_done
+
+    assert not backbone_done(tmp_path, 14)
+    (tmp_path / BACKBONE_STATE_FILE).write_text(json.dumps({"epochs_done": 1}))
+    assert not backbone_done(tmp_path, 14)
+    (tmp_path / BACKBONE_STATE_FILE).write_text(json.dumps({"epochs_done": 14}))
+    assert backbone_done(tmp_path, 14)
