@@ -38,7 +38,14 @@ if view is not None:
                         if outcome.display is not None:  # it decodes: show it, so the user sees why
                             st.video(outcome.display, format=outcome.display_mime, width=480)
                     else:
-                        video, clip = (up, outcome.result), outcome.result.clip
+                        result = outcome.result
+                        lifters = {"learned": "learned lifter (trained on Kinect clips)",
+                                   "blazepose": "BlazePose's world landmarks"}
+                        lifter = st.radio("3-D from", list(lifters), format_func=lifters.get, horizontal=True,
+                                          index=list(lifters).index(result.lifter), key="predict_lifter",
+                                          help="How the video's 2-D landmarks become 3-D joints (docs/VIDEO.md "
+                                               "compares the two). Switching re-lifts the same landmarks.")
+                        video, clip = (up, result), result.clip_with(lifter)
             elif up is not None:
                 clip = clips.clip_from_upload(up.name, up.getvalue())
         elif source == "Built-in sample":
@@ -278,7 +285,9 @@ if pred is not None:
             predictions(view, key, pred, gamma, temperature, False)
     else:  # the video beside its skeleton, the landmarks on a few frames, then the predictions
         up, result = video
-        st.caption(f"Pose extracted with BlazePose: {result.summary()}")
+        lifted_by = clip.meta.get("pose_settings", {}).get("lifter", "blazepose")
+        st.caption(f"Pose extracted with BlazePose: {result.summary()}; 3-D from "
+                   f"{'the learned lifter' if lifted_by == 'learned' else 'its world landmarks'}")
         left, right = st.columns(2)
         if result.display is not None:
             left.video(result.display, format=result.display_mime)

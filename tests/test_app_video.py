@@ -110,6 +110,18 @@ def test_video_upload_shows_video_skeleton_overlays_and_prediction(app, monkeypa
     # a widget change reruns the page from the store: no second extraction
     at.slider(key="predict_topk").set_value(3).run()
     assert not at.exception and calls == ["two_people.mp4"] and len(at.get("image")) == 4
+    # the other lifter re-lifts the same landmarks (no second extraction) and the page says which one it shows
+    first = at.radio(key="predict_lifter").value
+    assert first == stored.result.lifter
+    other = "blazepose" if first == "learned" else "learned"
+    at.radio(key="predict_lifter").set_value(other).run()
+    assert not at.exception and calls == ["two_people.mp4"]
+    said = "the learned lifter" if other == "learned" else "its world landmarks"
+    assert any(c.value.endswith("3-D from " + said) for c in at.caption)
+    relifted = stored.result.clip_with(other)
+    assert relifted.meta["pose_settings"]["lifter"] == other and relifted.source == "two_people.mp4"
+    assert relifted.frames.shape == stored.result.clip.frames.shape
+    assert abs(relifted.frames - stored.result.clip.frames).max() > 0.01
 
 
 def test_video_without_a_full_body_shows_the_readers_error(app):

@@ -267,3 +267,48 @@ def test_decoding_stops_at_the_wall_clock_cap(tmp_path):
     with pytest.raises(VideoError, match="a video read within 0.2 s"):
         for _ in iter_frames(info, limits):
             time.sleep(0.05)  # the caller's work per frame (pose extraction) counts too
+
+
+def test_relift_with_either_lifter(two_people_pose):
+    """The same tracks lifted again: with the same settings nothing changes; with BlazePose's world landmarks the
+    joints move; back with the learned lifter: the same people in the same places, Kinect-like bones, the
+    synthesised joints by the canonical rule, and the settings recorded."""
+    from star.video.pipeline import PoseSettings, relift
+
+    pose, _ = two_people_pose
+    assert pose.settings.lifter == "learned"  # the default, chosen in docs/VIDEO.md
+    again = relift(pose, pose.settings)
+    np.testing.assert_allclose(again.joints, pose.joints, atol=1e-4)  # relifting as before changes nothing
+    world = relift(pose, PoseSettings(lifter="blazepose"))
+    assert world.to_clip().meta["pose_settings"]["lifter"] == "blazepose"
+    assert np.abs(world.joints - pose.joints).max() > 0.05
+    learned = relift(world, PoseSettings(lifter="learned"))
+    assert learned.joints.shape == pose.joints.shape and np.isfinite(learned.joints).all()
+    assert learned.to_clip().meta["pose_settings"]["lifter"] == "learned"
+    np.testing.assert_allclose(learned.joints, pose.joints, atol=1e-4)
+    both = world.present.all(0) & learned.present.all(0)
+    for m in range(2):
+        j, b = learned.joints[m][both], world.joints[m][both]
+        # placed where BlazePose placed them: spine bases within 0.5 m
+        assert np.median(np.linalg.norm(j[:, 0] - b[:, 0], axis=-1)) < 0.5
+        spine = np.median(np.linalg.norm(j[:, 20] - j[:, 0], axis=-1))
+        assert 0.4 < spine < 0.65, spine
+        assert (j[:, 3, 1] > j[:, 0, 1]).all()  # head above spine base
+        np.testing.assert_allclose(j[:, 2], (j[:, 20] + j[:, 3]) / 2, atol=1e-5)  # neck by the canonical rule
+    with pytest.raises(ValueError, match="lifter must be"):
+        relift(pose, PoseSettings(lifter="magic"))
+
+
+def test_pose_command_passes_the_lifter_and_field_of_view(two_people_pose, monkeypatch, tmp_path):
+    import star.video.pipeline as pipeline
+    from star.cli import main
+
+    pose, _ = two_people_pose
+    seen = []
+    monkeypatch.setattr(pipeline, "extract_pose", lambda path, settings, **k: seen.append(settings) or pose)
+    out = tmp_path / "x.npy"
+    assert main(["pose", str(shared_video("two_people.mp4")), "-o", str(out), "--quiet",
+                 "--lifter", "blazepose", "--hfov", "60"]) == 0
+    assert seen[-1].lifter == "blazepose" and seen[-1].hfov_deg == 60
+    assert main(["pose", str(shared_video("two_people.mp4")), "-o", str(out), "--quiet"]) == 0
+    assert seen[-1].lifter == "learned" and seen[-1].hfov_deg == pytest.approx(84.7)

@@ -11,10 +11,11 @@ result or the error message, so a bad video is not processed again on every reru
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,6 +60,28 @@ class VideoResult(_Display):
     clip: Clip
     overlays: list[tuple[int, np.ndarray]] = field(repr=False)
     video: DisplayVideo | None = field(default=None, repr=False)
+    pose: Any = field(default=None, repr=False, compare=False)  # the star.video VideoPose, for ``clip_with``
+    _lifted: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def lifter(self) -> str:
+        """How this result's clip got its 3-D: "learned" or "blazepose" (``PoseSettings.lifter``)."""
+        return str(self.clip.meta.get("pose_settings", {}).get("lifter", "blazepose"))
+
+    def clip_with(self, lifter: str) -> Clip:
+        """The clip lifted to 3-D by ``lifter`` from the same 2-D tracks (``star.video.relift``: no pose model
+        runs again); computed once per lifter."""
+        if lifter == self.lifter or self.pose is None:
+            return self.clip
+        if lifter not in self._lifted:
+            from star.video.pipeline import relift
+
+            settings = copy.deepcopy(self.pose.settings)
+            settings.lifter = lifter
+            clip = relift(self.pose, settings).to_clip()
+            clip.source = self.clip.source
+            self._lifted[lifter] = clip
+        return self._lifted[lifter]
 
     @property
     def fps(self) -> float:
@@ -145,7 +168,7 @@ def extract_upload(name: str, data: bytes, on_progress: Callable[[int, int], Non
     base = path.name
     clip = pose.to_clip()
     clip.source = base
-    return VideoResult(clip, overlays, shown)
+    return VideoResult(clip, overlays, shown, pose)
 
 
 def outcome_of_upload(name: str, data: bytes, on_progress: Callable[[int, int], None] | None = None,

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="json_path", help="also write 2-D landmarks and confidences to this JSON file")
     parser.add_argument("--max-people", type=int, default=2, help="people to track (default 2)")
     parser.add_argument("--hfov", type=float, default=None, help="camera horizontal field of view in degrees "
-                        "(default 65), used to place people in depth")
+                        "(default 84.7, NTU's Kinect v2 colour camera), used to place people in depth")
+    parser.add_argument("--lifter", choices=("learned", "blazepose"), default=None,
+                        help="how 2-D becomes 3-D: 'learned' (the lifter trained on Kinect clips, assets/lifter) or "
+                        "'blazepose' (BlazePose's world landmarks); default: the pipeline's (docs/VIDEO.md says why)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the pose models")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -32,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     settings.tracker.max_people = args.max_people
     if args.hfov is not None:
         settings.hfov_deg = args.hfov
+    if args.lifter is not None:
+        settings.lifter = args.lifter
     output = Path(args.output) if args.output else Path(Path(args.video).stem + ".skeleton")
     if output.suffix.lower() not in (".skeleton", ".npy"):
         print(f"error: --output must end in .skeleton or .npy, got {output.name}")

@@ -14,6 +14,7 @@ position and scale, depth from scale. The two people of a clip therefore keep th
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,8 +44,12 @@ class PoseSettings:
     tile_levels: tuple[int, ...] = (1, 2)  # tiles of side min(H, W) / k; only where the side is >= min_tile
     min_tile: int = 224
     num_threads: int = 2
-    hfov_deg: float = 65.0
-    smoothing_s: float = 0.05  # Gaussian sigma for joints
+    refine_heatmap: bool = True  # landmark x, y refined with the landmark model's heatmap (landmarks.py)
+    heatmap_kernel: int = 7
+    heatmap_min_confidence: float = 0.5
+    hfov_deg: float = 84.7  # NTU's Kinect v2 colour camera, fitted on NTU joints (docs/VIDEO.md, "2-D stage")
+    lifter: str = "learned"  # "learned": star.video.lifter from the 2-D joints; "blazepose": its world landmarks
+    smoothing_s: float = 0.05  # Gaussian sigma for joints (BlazePose's world landmarks; the learned lifter smooths itself)
     root_smoothing_s: float = 0.15  # Gaussian sigma for each body's left/right and up/down position
     depth_smoothing_s: float = 0.5  # and for its depth (from apparent size: the noisiest estimate)
     max_gap_s: float = 0.5  # absent stretches up to this long are interpolated (confidence 0)
@@ -130,22 +135,55 @@ def _body_arrays(records: list[dict], slot: int, t: int) -> tuple[np.ndarray, ..
     return image, world, conf, present
 
 
+@functools.lru_cache(maxsize=1)
+def learned_lifter():
+    """The shipped ``star.video.lifter.Lifter`` (loaded once per process)."""
+    from star.video.lifter import Lifter
+
+    return Lifter.load()
+
+
+def fill_track(x: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """x (T, ...) with every absent frame replaced by linear interpolation between the nearest present frames
+    (the first / last present frame repeated before / after them); x unchanged where nothing is present."""
+    x = np.asarray(x, dtype=np.float64)
+    idx = np.flatnonzero(present)
+    if len(idx) == 0 or len(idx) == len(x):
+        return x.copy()
+    flat = x.reshape(len(x), -1)
+    t = np.arange(len(x))
+    filled = np.stack([np.interp(t, idx, flat[idx, k]) for k in range(flat.shape[1])], axis=1)
+    return filled.reshape(x.shape)
+
+
 def _lift_body(image, world, conf, present, info: VideoInfo, settings: PoseSettings):
     """One body's NTU joints (T, 25, 3) and confidences (T, 25) from its BlazePose tracks."""
     t = len(present)
     focal = focal_length(info.width, info.height, settings.hfov_deg)
     centre = (info.width / 2, info.height / 2)
+    if settings.lifter == "learned":
+        # NTU joints in 2-D (the same table as in 3-D), gaps bridged for the lifter's temporal window
+        fit_image = fill_track(blazepose_to_ntu(image)[..., :2], present)
+        fit_conf = ntu_confidence(conf) * present[:, None]
+        fit_world = to_ntu_axes(learned_lifter().lift(fit_image, fit_conf, focal, centre))  # spine-base centred, y down
+    elif settings.lifter == "blazepose":
+        fit_image, fit_conf, fit_world = image[..., :2], conf, world
+    else:
+        raise ValueError(f"lifter must be 'learned' or 'blazepose', got {settings.lifter!r}")
     roots = np.full((t, 3), np.nan)
     for i in np.flatnonzero(present):
-        roots[i] = root_translation(world[i], image[i, :, :2], conf[i], focal, centre)
+        roots[i] = root_translation(fit_world[i], fit_image[i], fit_conf[i], focal, centre)
     ok = present & np.isfinite(roots).all(1)
     fps = info.fps
     roots = np.nan_to_num(roots)
     roots[:, :2] = weighted_smooth(roots[:, :2], ok.astype(float), settings.root_smoothing_s * fps)
     roots[:, 2:] = weighted_smooth(roots[:, 2:], ok.astype(float), settings.depth_smoothing_s * fps)
-    local = blazepose_to_ntu(world)  # (T, 25, 3) hip-centred, y down
     jconf = ntu_confidence(conf) * ok[:, None]
-    local = weighted_smooth(local, np.maximum(jconf, 1e-3) * ok[:, None], settings.smoothing_s * fps)
+    if settings.lifter == "learned":
+        local = fit_world  # its 27-frame window already smooths: a second smoothing leaves less motion than Kinect's
+    else:
+        local = weighted_smooth(blazepose_to_ntu(world), np.maximum(jconf, 1e-3) * ok[:, None],
+                                settings.smoothing_s * fps)  # (T, 25, 3) hip-centred, y down
     joints = to_ntu_axes(local + roots[:, None, :])
     joints, filled = fill_gaps(joints, ok, int(round(settings.max_gap_s * fps)))
     joints[~filled] = 0.0
@@ -168,7 +206,8 @@ def extract_pose(path, settings: PoseSettings | None = None, on_progress: Progre
     info = probe_video(path, limits)
     detector = PoseDetector(models.model_path("detector"), settings.num_threads, settings.detector_threshold,
                             settings.nms_iou, settings.levels_for(info.width, info.height))
-    landmarks = LandmarkModel(models.model_path("landmarks"), settings.num_threads)
+    landmarks = LandmarkModel(models.model_path("landmarks"), settings.num_threads, settings.refine_heatmap,
+                              settings.heatmap_kernel, settings.heatmap_min_confidence)
     tracker = MultiPersonTracker(detector, landmarks, settings.tracker, info.fps)
     records: list[dict] = []
     start = time.perf_counter()
@@ -208,6 +247,18 @@ def extract_pose(path, settings: PoseSettings | None = None, on_progress: Progre
              "detector_runs": tracker.detector_runs, "tile_levels": list(detector.tile_levels),
              "hfov_deg": settings.hfov_deg, "focal_px": round(float(focal_length(info.width, info.height, settings.hfov_deg)), 1)}
     return VideoPose(stack(0), stack(1), stack(2), stack(3), present, info, settings, stats)
+
+
+def relift(pose: VideoPose, settings: PoseSettings) -> VideoPose:
+    """The same 2-D and world-landmark tracks placed in 3-D again under other lifting settings (``lifter``,
+    ``hfov_deg``, smoothing): no pose model runs again."""
+    bodies = [_lift_body(pose.image[m], pose.world[m], pose.image[m, :, :, 2], pose.present[m], pose.info, settings)
+              for m in range(pose.present.shape[0])]
+    focal = focal_length(pose.info.width, pose.info.height, settings.hfov_deg)
+    stats = {**pose.stats, "hfov_deg": settings.hfov_deg, "focal_px": round(float(focal), 1)}
+    return VideoPose(np.stack([b[0] for b in bodies]).astype(np.float32),
+                     np.stack([b[1] for b in bodies]).astype(np.float32), pose.image, pose.world,
+                     np.stack([b[2] for b in bodies]), pose.info, copy.deepcopy(settings), stats)
 
 
 def video_to_clip(path, max_people: int = 2, on_progress: ProgressFn | None = None,

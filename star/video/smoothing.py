@@ -1,6 +1,9 @@
-"""Confidence-weighted temporal smoothing and short-gap filling for joint tracks."""
+"""Temporal filtering of joint tracks: confidence-weighted Gaussian smoothing and short-gap filling (offline,
+over a whole clip) and the One Euro filter (online, frame by frame, on the 2-D landmarks while tracking)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,3 +56,77 @@ def fill_gaps(x: np.ndarray, present: np.ndarray, max_gap: int) -> tuple[np.ndar
             x[a + 1:b] = x[a] + t.reshape(shape) * (x[b] - x[a])
             filled[a + 1:b] = True
     return x, filled
+
+
+# ---------------------------------------------------------------------------------------- One Euro filter
+@dataclass
+class OneEuroSettings:
+    """Parameters of a One Euro filter (Casiez, Roussel and Vogel, CHI 2012).
+
+    min_cutoff (Hz) sets the smoothing of a still point, beta how fast the cutoff rises with speed,
+    derivative_cutoff (Hz) the smoothing of the speed estimate. Speeds are measured in object sizes per
+    second (``object_scale``), so the same numbers suit a person near the camera and one far from it.
+    """
+
+    min_cutoff: float
+    beta: float
+    derivative_cutoff: float = 1.0
+
+
+# mediapipe's pose graph (pose_landmark_filtering.pbtxt): the 33 body landmarks, and the two auxiliary
+# landmarks that place the next frame's crop (smoothed much more, so a still person's crop stays put).
+LANDMARK_FILTER = OneEuroSettings(min_cutoff=0.1, beta=40.0, derivative_cutoff=1.0)
+CROP_FILTER = OneEuroSettings(min_cutoff=0.01, beta=1.0, derivative_cutoff=1.0)
+
+
+def smoothing_factor(cutoff, rate: float):
+    """The exponential smoothing factor of a first-order low-pass filter with ``cutoff`` Hz sampled at ``rate`` Hz.
+
+    alpha = 1 / (1 + tau / te) with the time constant tau = 1 / (2 pi cutoff) and the sample period
+    te = 1 / rate; e.g. cutoff 1 Hz at 30 Hz: alpha = 1 / (1 + 30 / (2 pi)) = 0.1731. Works elementwise.
+    """
+    tau = 1.0 / (2.0 * np.pi * np.asarray(cutoff, dtype=np.float64))
+    return 1.0 / (1.0 + tau * rate)
+
+
+def object_scale(points: np.ndarray) -> float:
+    """The size of a set of image points (N, >=2): the mean of their bounding box's width and height."""
+    extent = np.ptp(np.asarray(points, dtype=np.float64)[:, :2], axis=0)
+    return float(extent.mean())
+
+
+class OneEuroFilter:
+    """A One Euro filter over arrays of any fixed shape (every element filtered on its own), at a fixed rate.
+
+    Each sample x_i (after the first, which passes unchanged):
+
+    - speed d_i = (x_i - x_{i-1}) * scale * rate, from the previous *raw* sample, ``scale`` = 1 / object
+      size (so speeds are in object sizes per second);
+    - smoothed speed e_i = a_d d_i + (1 - a_d) e_{i-1}, a_d = ``smoothing_factor(derivative_cutoff, rate)``,
+      e_0 = 0;
+    - cutoff c_i = min_cutoff + beta |e_i|; output y_i = a_i x_i + (1 - a_i) y_{i-1},
+      a_i = ``smoothing_factor(c_i, rate)``.
+
+    A still point is smoothed hard (cutoff = min_cutoff), a fast one hardly at all. This is the rule of
+    mediapipe's ``OneEuroFilter`` as its ``LandmarksSmoothingCalculator`` uses it; samples are assumed
+    evenly spaced at ``rate`` Hz (a track is stepped on every frame).
+    """
+
+    def __init__(self, settings: OneEuroSettings, rate: float):
+        self.settings = settings
+        self.rate = float(rate)
+        self._raw = self._out = self._speed = None
+
+    def __call__(self, x, scale: float = 1.0) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if self._raw is None:
+            self._raw, self._out, self._speed = x.copy(), x.copy(), np.zeros_like(x)
+            return x.copy()
+        s = self.settings
+        speed = (x - self._raw) * scale * self.rate
+        a_d = smoothing_factor(s.derivative_cutoff, self.rate)
+        self._speed = a_d * speed + (1.0 - a_d) * self._speed
+        alpha = smoothing_factor(s.min_cutoff + s.beta * np.abs(self._speed), self.rate)
+        self._out = alpha * x + (1.0 - alpha) * self._out
+        self._raw = x.copy()
+        return self._out.copy()

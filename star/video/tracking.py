@@ -13,20 +13,29 @@ visible and inside the frame, the 33 landmarks visible on average (``min_visibil
 
 Tracks are placed in body slots 0..max_people-1: a new track takes a free slot, the one whose last
 person stood nearest, so each slot follows one person through short losses.
+
+Filtering (as mediapipe's pose graph does): each track runs two One Euro filters over its landmarks in
+frame pixels (``PoseFilter``): ``landmark_filter`` on the 33 body landmarks (x, y and z), and the much
+heavier ``crop_filter`` on the two auxiliary landmarks that place the next frame's crop, so a still
+person's crop does not wobble from frame to frame (a wobbling crop makes the landmarks wobble too).
+Speeds are measured in object sizes per second (``object_scale`` of the incoming points). A new track
+starts new filters; ``None`` turns a filter off.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from star.video.detector import KP_BODY, KP_HIP, PoseDetector
-from star.video.landmarks import AUX_HIP, AUX_SCALE, LandmarkModel, PoseLandmarks
+from star.video.landmarks import AUX_HIP, AUX_SCALE, NUM_BODY, LandmarkModel, PoseLandmarks
 from star.video.ntu_map import TORSO
 from star.video.roi import RotatedRect, rect_from_points
+from star.video.smoothing import CROP_FILTER, LANDMARK_FILTER, OneEuroFilter, OneEuroSettings, object_scale
 
 IDENTITY_POINTS = (0, *TORSO)  # nose, shoulders, hips
+CROP_POINTS = [AUX_HIP, AUX_SCALE]  # the auxiliary landmarks that place the next crop
 
 
 @dataclass
@@ -44,6 +53,25 @@ class TrackerSettings:
     redetect_s: float = 1.0
     search_s: float = 0.2
     max_candidates: int = 4
+    landmark_filter: OneEuroSettings | None = field(default_factory=lambda: replace(LANDMARK_FILTER))
+    crop_filter: OneEuroSettings | None = field(default_factory=lambda: replace(CROP_FILTER))
+
+
+class PoseFilter:
+    """One track's One Euro filters: body landmarks 0..32 (x, y, z) and the crop points 33, 34, each set
+    with speeds scaled by its own size (``object_scale``); ``None`` settings leave that set as it is."""
+
+    def __init__(self, body: OneEuroSettings | None, crop: OneEuroSettings | None, rate: float):
+        self.body = OneEuroFilter(body, rate) if body is not None else None
+        self.crop = OneEuroFilter(crop, rate) if crop is not None else None
+
+    def __call__(self, pose: PoseLandmarks) -> PoseLandmarks:
+        image = pose.image.copy()
+        for filt, idx in ((self.body, slice(0, NUM_BODY)), (self.crop, CROP_POINTS)):
+            size = object_scale(image[idx])
+            if filt is not None and size > 1e-6:  # a collapsed set (size 0) is passed through unfiltered
+                image[idx] = filt(image[idx], 1.0 / size)
+        return replace(pose, image=image)
 
 
 @dataclass
@@ -52,6 +80,7 @@ class Track:
     slot: int
     rect: RotatedRect
     last: PoseLandmarks
+    filter: PoseFilter
     age: int = 0
 
 
@@ -110,6 +139,7 @@ class MultiPersonTracker:
                 continue
             if any(same_person(pose, other.last, s.duplicate_distance) for other in alive):
                 continue  # drifted onto someone already tracked: the older track keeps the person
+            pose = track.filter(pose)
             track.last, track.rect, track.age = pose, next_rect(pose), track.age + 1
             alive.append(track)
         self.tracks = alive
@@ -154,6 +184,9 @@ class MultiPersonTracker:
         hip = pose.image[AUX_HIP, :2]
         free.sort(key=lambda k: (k not in self.slot_hips,
                                  float(np.linalg.norm(self.slot_hips[k] - hip)) if k in self.slot_hips else k))
-        track = Track(self.next_id, free[0], next_rect(pose), pose)
+        s = self.settings
+        filt = PoseFilter(s.landmark_filter, s.crop_filter, self.fps)
+        pose = filt(pose)  # the first sample passes unchanged and starts the filters
+        track = Track(self.next_id, free[0], next_rect(pose), pose, filt)
         self.next_id += 1
         self.tracks.append(track)
