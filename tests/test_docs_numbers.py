@@ -124,3 +124,36 @@ def test_every_decimal_figure_of_the_findings_has_a_source():
     assert len(figures) > 100
     missing = sorted(figures - _sources_of_findings())
     assert not missing, f"docs/FINDINGS.md figures with no source: {missing}"
+
+
+def test_the_lifter_tables_are_the_bench_record():
+    """docs/VIDEO.md's lifter tables are what bench/lifter_eval.py writes from bench/results/lifter_eval.json."""
+    import json
+
+    from bench.lifter_eval import markdown
+
+    text = (REPO / "docs" / "VIDEO.md").read_text()
+    block = text.split("<!-- generated:lifter -->\n", 1)[1].split("\n<!-- /generated:lifter -->", 1)[0]
+    record = json.loads((REPO / "bench" / "results" / "lifter_eval.json").read_text())
+    assert block == markdown(record)
+
+
+def test_the_2d_stage_table_is_its_bench_record():
+    """docs/VIDEO.md's "2-D stage" table is bench/results/pose2d_vs_mediapipe.json's headline, rounded as written."""
+    import json
+
+    h = json.loads((REPO / "bench" / "results" / "pose2d_vs_mediapipe.json").read_text())["headline"]
+    d, by, j = h["distance_sw"], h["distance_by_sixth_sw"], h["jitter_ratio"]
+    key = "{} vs legacy smoothed ({})".format
+    sixths = lambda k: " ".join(f"{v:.3f}" for v in by[key(k, "full")])  # noqa: E731
+    want = [
+        f"| median distance, whole frame | {d[key('before', 'full')]:.3f} | {d[key('after', 'full')]:.3f} | <= 0.02 |",
+        f"| median distance, centre square | {d[key('before', 'centre')]:.3f} | {d[key('after', 'centre')]:.3f} | |",
+        f"| the same, in six consecutive stretches of the video (whole frame) | {sixths('before')} | {sixths('after')} | |",
+        f"| jitter, ours / mediapipe's, whole frame | {j[key('before', 'full')]:.2f} | {j[key('after', 'full')]:.2f} | <= 1.5 |",
+        f"| jitter, ours / mediapipe's, centre square | {j[key('before', 'centre')]:.2f} | {j[key('after', 'centre')]:.2f} | |",
+    ]
+    text = (REPO / "docs" / "VIDEO.md").read_text()
+    section = text.split("## 2-D stage", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| our ")]
+    assert rows == want
