@@ -63,20 +63,30 @@ NUM = 33
 L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
 
 
-# ------------------------------------------------------------------------------------ mediapipe side
-def worker(api: str, video: str, out: str, smooth: bool, num_poses: int, workdir: str) -> None:
-    """Run mediapipe on every frame of ``video``; save landmarks (T, P, 33, 4): x px, y px, z, visibility (NaN: none)."""
+def read_frames(video) -> tuple[float, list[np.ndarray]]:
+    """(frames per second, every frame as BGR uint8) of a video file, with OpenCV (in either environment)."""
     import cv2
-    import mediapipe as mp
 
-    cap = cv2.VideoCapture(video)
+    cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS)
     frames = []
     while True:
         ok, bgr = cap.read()
         if not ok:
             break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames.append(bgr)
+    cap.release()
+    return fps, frames
+
+
+# ------------------------------------------------------------------------------------ mediapipe side
+def worker(api: str, video: str, out: str, smooth: bool, num_poses: int, workdir: str) -> None:
+    """Run mediapipe on every frame of ``video``; save landmarks (T, P, 33, 4): x px, y px, z, visibility (NaN: none)."""
+    import cv2
+    import mediapipe as mp
+
+    fps, frames = read_frames(video)
+    frames = [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in frames]
     h, w = frames[0].shape[:2]
     result = np.full((len(frames), num_poses, NUM, 4), np.nan)
 
@@ -258,14 +268,7 @@ def write_inputs(video: Path, workdir: Path) -> dict[str, Path]:
     """The video's frames as lossless FFV1 AVIs: the whole frame, and its centre square."""
     import cv2
 
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(bgr)
+    fps, frames = read_frames(video)
     h, w = frames[0].shape[:2]
     side = min(h, w)
     x0, y0 = (w - side) // 2, (h - side) // 2
