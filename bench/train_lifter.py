@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from star.data.benchmarks import get_benchmark  # noqa: E402
-from star.training.lifter import TrainSettings, clip_tracks, evaluate_views, train_lifter  # noqa: E402
+from star.training.lifter import TrainSettings, ViewSettings, clip_tracks, evaluate_views, train_lifter  # noqa: E402
 from star.training.runlog import cpu_model  # noqa: E402
 from star.video.lifter import LifterSpec, default_lifter_dir  # noqa: E402
 
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=TrainSettings.batch)
     ap.add_argument("--channels", type=int, default=LifterSpec.channels)
     ap.add_argument("--dropout", type=float, default=LifterSpec.dropout)
+    ap.add_argument("--arm-rotation", type=float, default=ViewSettings.arm_rotation_rate,
+                    help="share of training windows with one arm turned about its shoulder (star.training.lifter.turn_arms)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(default_lifter_dir()))
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                "torch": torch.__version__, "device": "cpu"}
     record = {"data": "pool69-all training-protocol clips", "machine": machine,
               "date": time.strftime("%Y-%m-%d"), "command": "python bench/train_lifter.py " + " ".join(argv or sys.argv[1:])}
-    lifter = train_lifter(train, settings, spec=LifterSpec(channels=args.channels, dropout=args.dropout), record=record)
+    views = ViewSettings(arm_rotation_rate=args.arm_rotation)
+    lifter = train_lifter(train, settings, views, spec=LifterSpec(channels=args.channels, dropout=args.dropout),
+                          record=record)
     t0 = time.perf_counter()
     lifter.record["test"] = {"data": "pool69-all test-protocol clips, 2 random views each (seed 1234)",
                              **evaluate_views(lifter, test)}

@@ -420,6 +420,13 @@ def test_predict_page_video_upload(page, server):
         " while (s && !s.scrollTop) s = s.parentElement; if (s) s.scrollTop -= 80; else window.scrollBy(0, -80); }")
     page.wait_for_timeout(500)
     _shot(page, "predict-video")
+    # the other lifter: the same landmarks lifted again, said in the caption, no second extraction
+    assert "3-D from the learned lifter" in main.inner_text()
+    main.get_by_text("BlazePose's world landmarks", exact=True).click()
+    main.get_by_text("3-D from its world landmarks").wait_for(timeout=WAIT_MS)
+    _settle(page)
+    assert not main.locator('[data-testid="stProgress"]').count()
+    assert not main.locator('[data-testid="stAlertContentError"]').count()
 
 
 def test_an_avi_plays_in_the_page(page, server):

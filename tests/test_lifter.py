@@ -201,3 +201,18 @@ def test_the_shipped_lifter_lifts_held_out_clips_back(shared_data):
     result = evaluate_views(lifter, tracks, views_per_track=1)
     assert result["learned"]["mpjpe_m"] < 0.15, result
     assert result["learned"]["mpjpe_m"] < 0.75 * result["flat (true root depth)"]["mpjpe_m"], result
+
+
+def test_turn_arms_moves_one_arm_rigidly_about_its_shoulder():
+    from star.training.lifter import turn_arms
+
+    windows = np.stack([_walk(6, s) for s in range(8)])
+    np.testing.assert_array_equal(turn_arms(np.random.default_rng(0), windows, 0.0, 60), windows)
+    out = turn_arms(np.random.default_rng(0), windows, 1.0, 60)
+    moved = np.abs(out - windows).max(axis=(1, 3)) > 1e-9  # (n, 25)
+    left, right = [5, 6, 7, 21, 22], [9, 10, 11, 23, 24]
+    for row in moved:  # exactly one arm's elbow-to-fingers chain moves; the shoulder and the rest stay
+        assert row[left].all() != row[right].all() and row.sum() == 5
+    for a, b in BONES:
+        np.testing.assert_allclose(np.linalg.norm(out[..., a, :] - out[..., b, :], axis=-1),
+                                   np.linalg.norm(windows[..., a, :] - windows[..., b, :], axis=-1), atol=1e-9)

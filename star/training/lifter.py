@@ -52,6 +52,8 @@ class ViewSettings:
     bad_joint_sd: float = 0.3
     hidden_limb_rate: float = 0.15
     mirror_rate: float = 0.5
+    arm_rotation_rate: float = 0.0  # share of windows with one arm turned about its shoulder (``turn_arms``)
+    arm_rotation_deg: float = 60.0
 
 
 def clip_tracks(frames: np.ndarray, offsets: np.ndarray, min_frames: int = 1) -> list[np.ndarray]:
@@ -75,6 +77,30 @@ def _rotation(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     rp = np.zeros((n, 3, 3))
     rp[:, 0, 0], rp[:, 1, 1], rp[:, 1, 2], rp[:, 2, 1], rp[:, 2, 2] = 1, cp, -sp, sp, cp
     return rp @ ry
+
+
+ARMS: tuple[tuple[int, tuple[int, ...]], ...] = ((4, (5, 6, 7, 21, 22)), (8, (9, 10, 11, 23, 24)))  # shoulder, the rest
+
+
+def _axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
+    """The rotation (3, 3) by ``angle`` radians about the unit vector ``axis`` (Rodrigues)."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def turn_arms(rng: np.random.Generator, windows: np.ndarray, rate: float, max_deg: float) -> np.ndarray:
+    """In a ``rate`` share of the windows (n, L, 25, 3), one arm (elbow to fingers) turned about its shoulder by
+    one rotation for the whole window (a random axis, up to ``max_deg``): arm poses the clips do not hold, such
+    as a hand at the face, seen in the same motion."""
+    out = windows.copy()
+    for i in np.flatnonzero(rng.random(len(windows)) < rate):
+        shoulder, rest = ARMS[rng.integers(2)]
+        axis = rng.normal(size=3)
+        r = _axis_angle(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg)))
+        window, joints = out[i], list(rest)  # a view of window i: (L, 25, 3)
+        pivot = window[:, shoulder:shoulder + 1]
+        window[:, joints] = (window[:, joints] - pivot) @ r.T + pivot
+    return out
 
 
 def random_views(rng: np.random.Generator, windows: np.ndarray, settings: ViewSettings = ViewSettings()):
@@ -132,7 +158,10 @@ def make_batch(rng: np.random.Generator, tracks: list[np.ndarray], n: int, lengt
     """(inputs (n, length, F), targets (n, length - receptive_field + 1, 3 * len(INPUT_JOINTS)))."""
     from star.video.lifter import lifter_features
 
-    cam, xy = random_views(rng, sample_windows(rng, tracks, n, length), settings)
+    windows = sample_windows(rng, tracks, n, length)
+    if settings.arm_rotation_rate > 0:
+        windows = turn_arms(rng, windows, settings.arm_rotation_rate, settings.arm_rotation_deg)
+    cam, xy = random_views(rng, windows, settings)
     noisy, conf = blazepose_like(rng, xy, settings)
     x = np.stack([lifter_features(noisy[i], conf[i]) for i in range(n)])
     pad = receptive_field // 2
