@@ -52,7 +52,7 @@ class ViewSettings:
     bad_joint_sd: float = 0.3
     hidden_limb_rate: float = 0.15
     mirror_rate: float = 0.5
-    arm_rotation_rate: float = 0.0  # share of windows with one arm turned about its shoulder (``turn_arms``)
+    arm_rotation_rate: float = 0.5  # share of windows with one arm turned about its shoulder (``turn_arms``)
     arm_rotation_deg: float = 60.0
 
 
