@@ -157,3 +157,32 @@ def test_the_2d_stage_table_is_its_bench_record():
     section = text.split("## 2-D stage", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| our ")]
     assert rows == want
+
+
+def test_the_descriptions_after_column_is_the_generated_separability():
+    """docs/DESCRIPTIONS.md's "after" figures (the descriptions file now in the repository) are docs/SEPARABILITY.md's
+    (written by bench/separability.py for that same file), part by part, and the means over the 12 parts follow
+    from them. The "before" figures are a record of an older file and have no source left to check."""
+    sep = (REPO / "docs" / "SEPARABILITY.md").read_text()
+    desc = (REPO / "docs" / "DESCRIPTIONS.md").read_text()
+    sha = re.search(r"sha256 ([0-9a-f]{12})", sep).group(1)
+    assert f"after = {sha}" in desc or f"after ({sha})" in desc
+    generated = {}  # (parts, text kind, part) -> (off-diag, nearest)
+    for block in sep.split("\n## ")[1:]:
+        parts = block.split(" ", 1)[0]
+        for sub in block.split("\n### ")[1:]:
+            kind = "input" if sub.startswith("Name, part") else "alone"
+            for part, off, near in re.findall(r"^\| ([a-z -]+) \| (\d\.\d{3}) \| (\d\.\d{3}) \|", sub, re.M):
+                generated[(parts, kind, part)] = (off, near)
+    rows = re.findall(r"^\| (\d) \| ([a-z -]+) \| \d+ → \d+ \| [\d.]+ → ([\d.]+) \| [\d.]+ → ([\d.]+) \| "
+                      r"[\d.]+ → ([\d.]+) \| [\d.]+ → ([\d.]+) \|$", desc, re.M)
+    assert len(rows) == 12
+    for parts, part, off_in, near_in, off_alone, near_alone in rows:
+        assert generated[(parts, "input", part)] == (off_in, near_in), (parts, part)
+        assert generated[(parts, "alone", part)] == (off_alone, near_alone), (parts, part)
+    def mean(kind: str, i: int) -> str:
+        return f"{sum(float(generated[(r[0], kind, r[1])][i]) for r in rows) / len(rows):.3f}"
+
+    text = " ".join(desc.split())
+    assert f"input off-diag 0.528 → {mean('input', 0)}, input nearest 0.777 → {mean('input', 1)}" in text
+    assert f"off-diag 0.573 → {mean('alone', 0)}, nearest 0.816 → {mean('alone', 1)}" in text
