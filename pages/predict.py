@@ -285,9 +285,8 @@ if pred is not None:
             predictions(view, key, pred, gamma, temperature, False)
     else:  # the video beside its skeleton, the landmarks on a few frames, then the predictions
         up, result = video
-        lifted_by = clip.meta.get("pose_settings", {}).get("lifter", "blazepose")
         st.caption(f"Pose extracted with BlazePose: {result.summary()}; 3-D from "
-                   f"{'the learned lifter' if lifted_by == 'learned' else 'its world landmarks'}")
+                   f"{'the learned lifter' if videos.lifter_of(clip) == 'learned' else 'its world landmarks'}")
         left, right = st.columns(2)
         if result.display is not None:
             left.video(result.display, format=result.display_mime)

@@ -28,8 +28,14 @@ OVERLAY_COUNT = 4
 MIME = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
         ".webm": "video/webm"}
 
-__all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of", "VideoResult", "VideoOutcome",
+__all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of", "lifter_of", "VideoResult", "VideoOutcome",
            "upload_key", "models_problem", "extract_upload", "outcome_of_upload"]
+
+
+def lifter_of(clip: Clip) -> str:
+    """How a video clip got its 3-D: "learned" or "blazepose" (its ``pose_settings.lifter``; clips posed before the
+    learned lifter existed say nothing and used BlazePose's world landmarks)."""
+    return str(clip.meta.get("pose_settings", {}).get("lifter", "blazepose"))
 
 
 class _Display:
@@ -65,8 +71,8 @@ class VideoResult(_Display):
 
     @property
     def lifter(self) -> str:
-        """How this result's clip got its 3-D: "learned" or "blazepose" (``PoseSettings.lifter``)."""
-        return str(self.clip.meta.get("pose_settings", {}).get("lifter", "blazepose"))
+        """How this result's clip got its 3-D (``lifter_of``)."""
+        return lifter_of(self.clip)
 
     def clip_with(self, lifter: str) -> Clip:
         """The clip lifted to 3-D by ``lifter`` from the same 2-D tracks (``star.video.relift``: no pose model

@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from star.skeleton.topology import JOINT_NAMES
-from star.video.lifter import INPUT_JOINTS, SPINE_BASE, SPINE_SHOULDER, Lifter, LifterSpec, TemporalLifter
+from star.skeleton.topology import BONES, JOINT_NAMES
+from star.video.lifter import (INPUT_JOINTS, SPINE_BASE, SPINE_SHOULDER, Lifter, LifterSpec, TemporalLifter,
+                              lifter_features, project, steady_bones, unproject)
 
 # left <-> right joint pairs (NTU-25) for mirroring
 MIRROR = np.arange(25)
@@ -120,7 +121,7 @@ def random_views(rng: np.random.Generator, windows: np.ndarray, settings: ViewSe
     world = np.einsum("nij,nlkj->nlki", _rotation(yaw, np.zeros(n)), w) + t[:, None, None]
     cam = np.einsum("nij,nlkj->nlki", _rotation(np.zeros(n), pitch), world)
     cam[..., 2] = np.maximum(cam[..., 2], 0.5)  # never behind or at the camera
-    xy = -cam[..., :2] / cam[..., 2:3]
+    xy = project(cam, 1.0, (0.0, 0.0))
     return cam, xy
 
 
@@ -156,8 +157,6 @@ def sample_windows(rng: np.random.Generator, tracks: list[np.ndarray], n: int, l
 def make_batch(rng: np.random.Generator, tracks: list[np.ndarray], n: int, length: int, receptive_field: int,
                settings: ViewSettings = ViewSettings()) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs (n, length, F), targets (n, length - receptive_field + 1, 3 * len(INPUT_JOINTS)))."""
-    from star.video.lifter import lifter_features
-
     windows = sample_windows(rng, tracks, n, length)
     if settings.arm_rotation_rate > 0:
         windows = turn_arms(rng, windows, settings.arm_rotation_rate, settings.arm_rotation_deg)
@@ -220,8 +219,6 @@ def train_lifter(tracks: list[np.ndarray], settings: TrainSettings = TrainSettin
 
 
 def _bone_pairs() -> list[tuple[int, int]]:
-    from star.skeleton.topology import BONES
-
     return [(a, b) for a, b in BONES if a in INPUT_JOINTS and b in INPUT_JOINTS]
 
 
@@ -246,8 +243,7 @@ def view_errors(pred: np.ndarray, true: np.ndarray) -> dict:
 def flat_lift(xy: np.ndarray, root_depth: np.ndarray) -> np.ndarray:
     """The no-depth reference: every joint back-projected at its frame's true spine-base depth.
     xy (T, 25, 2) normalised image coordinates, root_depth (T,) -> (T, 25, 3) NTU camera axes."""
-    z = np.broadcast_to(np.asarray(root_depth, dtype=np.float64)[:, None], xy.shape[:2])
-    return np.stack([-xy[..., 0] * z, -xy[..., 1] * z, z], axis=-1)
+    return unproject(xy, np.asarray(root_depth, dtype=np.float64)[:, None], 1.0, (0.0, 0.0))
 
 
 def evaluate_views(lifter: Lifter, tracks: list[np.ndarray], views_per_track: int = 2, seed: int = 1234,
@@ -261,9 +257,9 @@ def evaluate_views(lifter: Lifter, tracks: list[np.ndarray], views_per_track: in
         for _ in range(views_per_track):
             cam, xy = random_views(rng, track[None], settings)
             noisy, conf = blazepose_like(rng, xy, settings)
-            rows["learned"].append(view_errors(lifter.lift_normalised(noisy[0], conf[0]), cam[0]))
-            rows["learned, bones free"].append(view_errors(lifter.lift_normalised(noisy[0], conf[0], steady=False),
-                                                           cam[0]))
+            free = lifter.lift_normalised(noisy[0], conf[0], steady=False)  # one forward pass for both rows
+            rows["learned"].append(view_errors(steady_bones(free, conf[0]), cam[0]))
+            rows["learned, bones free"].append(view_errors(free, cam[0]))
             rows["flat (true root depth)"].append(view_errors(flat_lift(noisy[0], cam[0, :, SPINE_BASE, 2]), cam[0]))
     return {name: {k: round(float(np.mean([r[k] for r in rs])), 4) for k in rs[0]} | {"views": len(rs)}
             for name, rs in rows.items()}

@@ -10,6 +10,7 @@ file, what was expected and what was found.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -125,8 +126,6 @@ def iter_frames(info: VideoInfo, limits: VideoLimits = VideoLimits()) -> Iterato
     truncated), or more frames than ``max_seconds`` allows all raise.
     """
     import cv2
-
-    import time
 
     path = Path(info.path)
     max_frames = int(limits.max_seconds * info.fps) + 1

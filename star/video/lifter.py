@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from star.skeleton.canonical import set_joints
+from star.skeleton.topology import BONES
 
 SPINE_BASE, SPINE_SHOULDER = 0, 20
 INPUT_JOINTS: tuple[int, ...] = tuple(j for j in range(25) if j not in (2, 21, 22, 23, 24))
@@ -113,8 +114,6 @@ def steady_bones(frames: np.ndarray, confidence: np.ndarray, band: float = 0.15,
     to the band's edge, along the tree from the spine base, its direction kept (``band`` 0: rigid bones).
     Neck, hand tips and thumbs are then made again by the canonical rule.
     """
-    from star.skeleton.topology import BONES
-
     f = np.asarray(frames, dtype=np.float64)
     conf = np.asarray(confidence, dtype=np.float64)
     out = f.copy()
