@@ -40,7 +40,10 @@ def setup(device: str) -> str:
 
 
 def teardown() -> None:
+    """Every process waits for the others (rank 0 may still be saving) before the process group goes: a rank that
+    destroyed it and exited while another still worked was seen to abort (SIGABRT in gloo's shutdown)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
