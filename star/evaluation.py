@@ -1,7 +1,7 @@
 """Test-set evaluation: ZSL accuracy, GZSL S/U/H at the checkpoint's gamma, best H over gamma on the test set
 (the paper's protocol, reported separately because it peeks at test labels), and AUSUC.
 
-``evaluate_checkpoint`` recomputes everything from the benchmark's test clips through the checkpoint's
+``evaluate_checkpoint`` (``evaluate_checkpoints``: several, one backbone pass each) recomputes everything from the benchmark's test clips through the checkpoint's
 frozen backbone and head (deterministic preprocessing with the checkpoint's canonical spec), so a fresh clone can check a shipped checkpoint.
 ``build_bundle`` makes the evaluation bundle the app reads (model outputs only, never input clips).
 """
@@ -9,6 +9,8 @@ frozen backbone and head (deterministic preprocessing with the checkpoint's cano
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import sys
 
 import numpy as np
@@ -117,24 +119,55 @@ def bundle_from_bank(pipe: StarPipeline, test_bank, bench) -> tuple[dict, dict]:
 def evaluate_checkpoint(path, data_dir=None, device: str = "cpu", from_bundle: bool = False,
                         batch_size: int = 64) -> dict:
     """Recompute the checkpoint's test metrics from the test clips (or read the bundle's scores)."""
-    ckpt = load_checkpoint(path)
-    meta = ckpt.meta
     if from_bundle:
+        ckpt = load_checkpoint(path)
         b = ckpt.load_bundle()
-        scores, labels = b["scores"], b["labels"]
-    else:
+        return test_metrics(b["scores"], b["labels"], ckpt.meta["seen_classes"], ckpt.meta["unseen_classes"],
+                            ckpt.gamma)
+    return evaluate_checkpoints([path], data_dir, device, batch_size)[0]
+
+
+def _backbone_identity(pipe: StarPipeline, run_cfg: RunConfig, test) -> tuple:
+    """What a checkpoint's test features depend on: the backbone's weights and configuration, the clips' path to
+    the model input (canonical spec, frame count, body layout) and the test clips themselves."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(pipe.ckpt.sub_state("backbone").items()):
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    spec = json.dumps(pipe.canonical.to_dict(), sort_keys=True)
+    return (digest.hexdigest(), json.dumps(pipe.meta["backbone_config"], sort_keys=True), spec,
+            int(pipe.meta["num_frames"]), pipe.token_layout, str(run_cfg.data_dir),
+            tuple(map(str, test.sample_id)), tuple(map(int, test.label)))
+
+
+def evaluate_checkpoints(paths, data_dir=None, device: str = "cpu", batch_size: int = 64) -> list[dict]:
+    """``evaluate_checkpoint`` for several checkpoints (in their order), running each distinct frozen backbone
+    over its test clips once: heads trained on one backbone (STAR, its ablations and the global baseline share
+    it) are scored from the same features, batch by batch."""
+    groups: dict[tuple, list[int]] = {}
+    pipes, tests = [], []
+    for i, path in enumerate(paths):
+        ckpt = load_checkpoint(path)
         pipe = StarPipeline(ckpt, device)
-        run_cfg = RunConfig.from_dict(meta["config"], where=f"{ckpt.path}/model.json: config")
+        run_cfg = RunConfig.from_dict(ckpt.meta["config"], where=f"{ckpt.path}/model.json: config")
         if data_dir is not None:
             run_cfg = dataclasses.replace(run_cfg, data_dir=str(data_dir))
         test = load_benchmark_splits(run_cfg)[1]["test"]  # same clips as at training time
-        scores, labels = [], np.asarray(test.label)
+        pipes.append(pipe)
+        tests.append(test)
+        groups.setdefault(_backbone_identity(pipe, run_cfg, test), []).append(i)
+    scores: list[list[np.ndarray]] = [[] for _ in paths]
+    for members in groups.values():
+        first, test = pipes[members[0]], tests[members[0]]
         for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
             frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
-            feats = pipe.backbone_features(pipe.model_inputs(frames))
-            scores.append(pipe.scores(pipe.head_outputs(feats)))
-        scores = np.concatenate(scores).astype(np.float32)  # as stored in bundles
-    return test_metrics(scores, labels, meta["seen_classes"], meta["unseen_classes"], ckpt.gamma)
+            feats = first.backbone_features(first.model_inputs(frames))
+            for i in members:
+                scores[i].append(pipes[i].scores(pipes[i].head_outputs(feats)))
+    return [test_metrics(np.concatenate(scores[i]).astype(np.float32),  # float32: as stored in bundles
+                         np.asarray(tests[i].label), pipe.meta["seen_classes"], pipe.meta["unseen_classes"],
+                         pipe.ckpt.gamma)
+            for i, pipe in enumerate(pipes)]
 
 
 def fused_metrics(paths) -> dict:

@@ -43,14 +43,53 @@ def test_sidecar_metrics_match_the_bundle(ckpt_root, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED)
-def test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips(ckpt_root, shared_data, name, capsys):
+def test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips(ckpt_root, shared_data, capsys, monkeypatch):
+    """The three pool42 checkpoints in one `star eval`: each gets its sidecar's numbers, and their one shared frozen
+    backbone runs over the test clips once (a batch of 64 at a time), not once per checkpoint."""
+    from star.pipeline import StarPipeline
+
+    batches = []
+    real = StarPipeline.backbone_features
+    monkeypatch.setattr(StarPipeline, "backbone_features", lambda self, x: batches.append(len(x)) or real(self, x))
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", str(ckpt_root / name), "--json", "--data-dir", str(shared_data)]) == 0
-    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    recorded = load_checkpoint(ckpt_root / name).meta["metrics"]
-    for key, value in recorded.items():
-        assert got[key] == pytest.approx(value, abs=1e-4), key
+    assert main(["eval", "--checkpoint", *(str(ckpt_root / n) for n in SHIPPED), "--json",
+                 "--data-dir", str(shared_data)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line["checkpoint"] for line in lines] == [str(ckpt_root / n) for n in SHIPPED]
+    for name, got in zip(SHIPPED, lines):
+        recorded = load_checkpoint(ckpt_root / name).meta["metrics"]
+        for key, value in recorded.items():
+            assert got[key] == pytest.approx(value, abs=1e-4), (name, key)
+    ck = load_checkpoint(ckpt_root / SHIPPED[0])
+    assert sum(batches) == len(ck.load_bundle()["labels"]) and max(batches) == 64  # every test clip, once
+
+
+def test_eval_runs_a_backbone_once_only_for_equal_weights(ckpt_root):
+    """Checkpoints are grouped by what their test features depend on: one changed backbone weight (or other test
+    clips) makes a group of its own."""
+    from types import SimpleNamespace
+
+    from star.evaluation import _backbone_identity
+    from star.pipeline import StarPipeline
+
+    cfg, test = SimpleNamespace(data_dir="d"), SimpleNamespace(sample_id=["a", "b"], label=[0, 1])
+    ident = {}
+    for name in SHIPPED:
+        ident[name] = _backbone_identity(StarPipeline(load_checkpoint(ckpt_root / name)), cfg, test)
+    assert len(set(ident.values())) == 1
+    ck = load_checkpoint(ckpt_root / SHIPPED[0])
+    key = next(k for k in ck.tensors if k.startswith("backbone.") and ck.tensors[k].is_floating_point())
+    ck.tensors[key] = ck.tensors[key].clone()
+    ck.tensors[key].view(-1)[0] += 1e-3
+    assert _backbone_identity(StarPipeline(ck), cfg, test) != ident[SHIPPED[0]]
+    other = SimpleNamespace(sample_id=["a", "c"], label=[0, 1])
+    assert _backbone_identity(StarPipeline(load_checkpoint(ckpt_root / SHIPPED[0])), cfg, other) != ident[SHIPPED[0]]
+
+
+def test_eval_refuses_fuse_with_several_checkpoints(ckpt_root, capsys):
+    star, baseline = (str(ckpt_root / name) for name in SHIPPED[:2])
+    assert main(["eval", "--checkpoint", star, baseline, "--fuse", baseline]) == 2
+    assert "--fuse takes one --checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", SHIPPED)
