@@ -45,6 +45,7 @@ def test_the_repos_streamlit_config_keeps_requests_home_and_allows_a_checkpoint_
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["maxUploadSize"] >= UPLOAD_LIMIT_MB  # the server's cap, above every widget's own
+    assert config["runner"]["postScriptGC"] is False  # no full collection holding the GIL after every run
 
 
 def _free_port() -> int:
