@@ -50,13 +50,21 @@ def _check_entries(path: Path, max_members: int) -> None:
 
 
 def npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, Fortran order, dtype) of the .npy stream ``fh``, left at the first data byte."""
+    """(shape, Fortran order, dtype) of the .npy stream ``fh``, left at the first data byte. ValueError for a format
+    version other than 1.0-3.0 or a shape whose entries are not integers of at least 0 (numpy's parser accepts
+    ``True`` / ``False`` there, and loading such a file then fails with a TypeError)."""
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(fh)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(fh)
-    raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    elif version == (3, 0):
+        shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
+    else:
+        raise ValueError(f".npy format version {version} (expected 1.0, 2.0 or 3.0)")
+    if not all(type(d) is int and d >= 0 for d in shape):
+        raise ValueError(f"shape {shape!r}: every entry must be an integer of at least 0")
+    return shape, fortran, dtype
 
 
 def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
@@ -87,8 +95,6 @@ def npz_members(path: str | Path, max_members: int = MAX_MEMBERS,
                         raise NpzError(f"{where} has no valid .npy header ({type(exc).__name__}: {exc})") from None
                 if dtype.hasobject:
                     raise NpzError(f"{where} is a pickled object array (never loaded)")
-                if any(int(d) < 0 for d in shape):
-                    raise NpzError(f"{where} has a negative dimension {shape}")
                 needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
                 if needed > info.file_size - start:
                     raise NpzError(f"{where} declares {needed:,} bytes of data for shape {tuple(shape)} but holds "

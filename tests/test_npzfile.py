@@ -174,3 +174,28 @@ def test_every_skeleton_reader_caps_frames_and_refuses_all_zero_joints(tmp_path)
     (tmp_path / "zero.skeleton").write_text(ones.replace(joint_line, "0 0 0 628.9 -156.6 2028.7 -517.6 0 0 0 0 2"))
     with pytest.raises(SkeletonFormatError, match="only zeros"):
         load_clip(tmp_path / "zero.skeleton")
+
+
+def _header_with_shape(shape_text: str) -> bytes:
+    """A version 1.0 .npy header whose shape is ``shape_text`` verbatim (numpy's writer would refuse it)."""
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text + ", }"
+    text += " " * (63 - (10 + len(text)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin1")
+
+
+@pytest.mark.parametrize("shape", ["(1, 1, False)", "(True, 25, 3)", "(1, 25, 3.0)", "(1, -25, 3)"])
+def test_a_shape_that_is_not_whole_numbers_is_a_format_error(tmp_path, shape):
+    """Found by the load_clip_npy fuzzer: numpy's header parser takes True / False as dimensions (bool is an int),
+    then loading the file fails with "TypeError: an integer is required"; here it is the readers' own error."""
+    from star.skeleton import load_clip
+
+    data = _header_with_shape(shape) + np.zeros(75, "<f4").tobytes()
+    (tmp_path / "bad.npy").write_bytes(data)
+    with pytest.raises(SkeletonFormatError, match="valid .npy header"):
+        load_clip(tmp_path / "bad.npy")
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as zf:
+        zf.writestr("frames.npy", data)
+    with pytest.raises(NpzError, match="no valid .npy header"):
+        load_npz(tmp_path / "bad.npz")
+    with pytest.raises(SkeletonFormatError):
+        load_clip(tmp_path / "bad.npz")

@@ -22,6 +22,7 @@ from typing import IO
 
 import numpy as np
 
+from star.npzfile import npy_header
 from star.skeleton.clip import Clip, SkeletonFormatError
 from star.skeleton.ntu_format import format_ntu_skeleton, parse_ntu_skeleton_text
 from star.skeleton.numpy_format import LAYOUTS, frames_from_array, from_mtvc
@@ -127,15 +128,8 @@ def _check_npy_header(fp: IO[bytes], path: Path, where: str | None, available: i
     if start != _NPY_MAGIC:
         raise SkeletonFormatError(path, where, "a NumPy array (.npy)", f"a file starting with {start!r}")
     fp = io.BytesIO(start + fp.read(_MAX_HEADER_BYTES))  # the header only; works for zip members too
-    fmt = np.lib.format
     try:
-        version = fmt.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(fp)
-        else:
-            shape, _, dtype = fmt._read_array_header(fp, version)
+        shape, _, dtype = npy_header(fp)
     except Exception as exc:  # numpy raises ValueError/SyntaxError/EOFError... for corrupt headers
         raise SkeletonFormatError(path, where, "a valid .npy header", f"{type(exc).__name__}: {exc}") from None
     if dtype.hasobject:
