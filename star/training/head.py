@@ -44,7 +44,8 @@ from star.zsl import ausuc, choose_gamma, fused_scores, gzsl_metrics, seen_unsee
 
 
 def class_text(cfg: RunConfig, bench) -> tuple[object, torch.Tensor, torch.Tensor]:
-    """(encoder, names (C, Dt), parts (K, C, Dt)) raw text embeddings, through the on-disk cache."""
+    """(encoder, names (C, Dt), parts (K, C, Dt)) raw text embeddings, encoded afresh with the run's encoder
+    (training does not read the on-disk cache that ``star embed`` fills)."""
     encoder = get_encoder(cfg.head.text_encoder)
     descriptions = cfg.head.descriptions or bench.description_set
     names, parts = class_text_embeddings(encoder, bench.class_names, descriptions, cfg.head.arch.num_parts)
