@@ -48,9 +48,12 @@ def test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips(ckpt_root,
     backbone runs over the test clips once (a batch of 64 at a time), not once per checkpoint."""
     from star.pipeline import StarPipeline
 
-    batches = []
+    import threading
+
+    batches, here = [], threading.get_ident()  # calls from this thread (an app test's warm-up thread may still run)
     real = StarPipeline.backbone_features
-    monkeypatch.setattr(StarPipeline, "backbone_features", lambda self, x: batches.append(len(x)) or real(self, x))
+    monkeypatch.setattr(StarPipeline, "backbone_features",
+                        lambda self, x: (threading.get_ident() == here and batches.append(len(x))) or real(self, x))
     capsys.readouterr()
     assert main(["eval", "--checkpoint", *(str(ckpt_root / n) for n in SHIPPED), "--json",
                  "--data-dir", str(shared_data)]) == 0
