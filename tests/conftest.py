@@ -245,3 +245,15 @@ def app_session(monkeypatch, tmp_path: Path, checkpoint: str | None = None, page
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+# ------------------------------------------------------------------ the app's background warm-up stays idle in tests
+@pytest.fixture(autouse=True)
+def _app_warm_ups_stay_idle(monkeypatch):
+    """The Predict page starts a thread per checkpoint that predicts every built-in sample and embeds the vocabulary
+    presets in the background (``ui.loaders.warm_samples``). In a test process each checkpoint copy would start one,
+    and they would take CPU from the tests running beside them; here they wait until the process ends instead.
+    ``tests/test_ui_helpers.py`` runs the warm-ups themselves."""
+    from ui import loaders
+
+    monkeypatch.setattr(loaders, "WARM_DELAY_S", 3600.0)
