@@ -70,10 +70,12 @@ def test_the_app_latency_table_is_the_bench_record():
             if line.startswith("| ") and line.count("|") == 6}
     sources = {  # docs row -> the record's keys, in the cell's order
         "first Predict after server start (its first request)": ["first Predict after server start"],
-        "page switch: Model / Predict / Embedding spaces / Confusion / Calibration":
-            [f"page switch to {p}" for p in ("Model", "Predict", "Embedding spaces", "Confusion", "Calibration")],
+        "page switch: Model / Predict / Embedding spaces / Confusion / Calibration / Compare":
+            [f"page switch to {p}" for p in ("Model", "Predict", "Embedding spaces", "Confusion", "Calibration",
+                                             "Compare")],
         "Predict: switch the built-in sample": ["Predict: switch the built-in sample"],
-        "Predict: open a details tab": ["Predict: open a details tab"],
+        "Predict: open a details tab / the Part occlusion tab": ["Predict: open a details tab",
+                                                                 "Predict: open the Part occlusion tab"],
         "Predict: edit the open-vocabulary box": ["Predict: edit the open-vocabulary box"],
         "Predict: change top-k": ["Predict: change top-k"],
         "Predict: move gamma (slider key / number box)": ["Predict: move the gamma slider (one key)",
