@@ -191,6 +191,23 @@ def test_object_arrays_and_oversized_allocations_are_refused():
         loads_plain(evil)
 
 
+class _DtypeCall:
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return np.dtype, self.args
+
+
+@pytest.mark.parametrize("args", [("<f4", "4", True), ("<f4", False, 1), (4, False, True), (["<f4"], False, True)])
+def test_a_dtype_call_other_than_numpys_own_is_refused(args):
+    """Found by `.ci/run`'s 10 s fuzz budget: numpy.dtype('<f4', '4', True) from a pickle gave numpy's
+    VisibleDeprecationWarning (an error in a later numpy); numpy writes a type string and two booleans."""
+    with pytest.raises(UnsafePickleError, match="only a type string and two booleans"):
+        loads_plain(pickle.dumps(_DtypeCall(*args), protocol=2))
+    assert loads_plain(pickle.dumps(_DtypeCall("<f4", False, True), protocol=2)) == np.dtype("<f4")
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_pyskl_pickles_give_a_bank_or_one_clear_error(genuine, tmp_path, data):

@@ -32,8 +32,14 @@ class UnsafePickleError(ValueError):
     """A pickle that names something other than plain data, or that is malformed or too large."""
 
 
-def _dtype(*args):
-    dtype = np.dtype(*args)
+def _dtype(spec, align=False, copy=False):
+    """``numpy.dtype`` as a pickle calls it: numpy writes ``dtype("<f4", False, True)`` (arrays name theirs as
+    bytes), a type string and two booleans; nothing else is read (numpy only deprecates other ``align`` values,
+    e.g. the string '4' a fuzzer sent)."""
+    if not isinstance(spec, (str, bytes)) or not isinstance(align, bool) or not isinstance(copy, bool):
+        raise UnsafePickleError(f"the pickle calls numpy.dtype with {spec!r}, {align!r}, {copy!r}; only a type "
+                                "string and two booleans are read")
+    dtype = np.dtype(spec, align, copy)
     if dtype.hasobject:
         raise UnsafePickleError("the pickle holds an object array (arbitrary Python objects); refused")
     if dtype.kind not in "biufcUSMm" or dtype.subdtype is not None or dtype.fields is not None \
