@@ -1,8 +1,9 @@
 """Test-set evaluation: ZSL accuracy, GZSL S/U/H at the checkpoint's gamma, best H over gamma on the test set
 (the paper's protocol, reported separately because it peeks at test labels), and AUSUC.
 
-``evaluate_checkpoint`` (``evaluate_checkpoints``: several, one backbone pass each) recomputes everything from the benchmark's test clips through the checkpoint's
-frozen backbone and head (deterministic preprocessing with the checkpoint's canonical spec), so a fresh clone can check a shipped checkpoint.
+``evaluate_checkpoint`` (``evaluate_checkpoints``: several, one backbone pass each) recomputes everything from
+the benchmark's test clips through the checkpoint's frozen backbone and head (deterministic preprocessing with the
+checkpoint's canonical spec), so a fresh clone can check a shipped checkpoint.
 ``build_bundle`` makes the evaluation bundle the app reads (model outputs only, never input clips).
 """
 
@@ -158,10 +159,9 @@ def evaluate_checkpoints(paths, data_dir=None, device: str = "cpu", batch_size: 
         groups.setdefault(_backbone_identity(pipe, run_cfg, test), []).append(i)
     scores: list[list[np.ndarray]] = [[] for _ in paths]
     for members in groups.values():
-        first, test = pipes[members[0]], tests[members[0]]
-        for s in tqdm(range(0, len(test), batch_size), desc="eval", leave=False, file=sys.stderr):
-            frames = [test.clip(i).frames for i in range(s, min(s + batch_size, len(test)))]
-            feats = first.backbone_features(first.model_inputs(frames))
+        features = BankFeatures(pipes[members[0]], tests[members[0]])
+        for s in tqdm(range(0, len(features), batch_size), desc="eval", leave=False, file=sys.stderr):
+            feats = features[s:s + batch_size]
             for i in members:
                 scores[i].append(pipes[i].scores(pipes[i].head_outputs(feats)))
     return [test_metrics(np.concatenate(scores[i]).astype(np.float32),  # float32: as stored in bundles

@@ -46,9 +46,9 @@ def test_sidecar_metrics_match_the_bundle(ckpt_root, name):
 def test_star_eval_recomputes_the_sidecar_metrics_from_the_test_clips(ckpt_root, shared_data, capsys, monkeypatch):
     """The three pool42 checkpoints in one `star eval`: each gets its sidecar's numbers, and their one shared frozen
     backbone runs over the test clips once (a batch of 64 at a time), not once per checkpoint."""
-    from star.pipeline import StarPipeline
-
     import threading
+
+    from star.pipeline import StarPipeline
 
     batches, here = [], threading.get_ident()  # calls from this thread (an app test's warm-up thread may still run)
     real = StarPipeline.backbone_features

@@ -28,8 +28,8 @@ OVERLAY_COUNT = 4
 MIME = {".mp4": "video/mp4", ".avi": "video/x-msvideo", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
         ".webm": "video/webm"}
 
-__all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of", "lifter_of", "VideoResult", "VideoOutcome",
-           "upload_key", "models_problem", "extract_upload", "outcome_of_upload"]
+__all__ = ["VIDEO_SUFFIXES", "is_video_path", "MIME", "OVERLAY_COUNT", "mime_of", "lifter_of", "VideoResult",
+           "VideoOutcome", "upload_key", "models_problem", "extract_upload", "outcome_of_upload"]
 
 
 def lifter_of(clip: Clip) -> str:
