@@ -30,7 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.purls import GROUPS, MODELS, run_dir  # noqa: E402
+from bench.purls import GROUPS, MODELS, backbone_of, run_dir  # noqa: E402
 from bench.results import PUBLISHED_BEGIN as BEGIN  # noqa: E402
 from bench.results import PUBLISHED_END as END  # noqa: E402
 from bench.results import PUBLISHED_SPLITS, _write_atomic, machine_of, with_published_block  # noqa: E402
@@ -40,11 +40,13 @@ from star.paths import data_dir  # noqa: E402
 
 HEADS_JSON = REPO / "bench" / "results" / "purls_heads.json"
 MLP_JSON = REPO / "bench" / "results" / "mlp_purls.json"
+PROBE_JSON = REPO / "bench" / "results" / "feature_probe.json"
 RESULTS_MD = REPO / "docs" / "RESULTS.md"
 RESULTS_JSON = REPO / "docs" / "results.json"
 ORDER = ("star-6", "star-6-noam", "baseline", "mlp")
-EXTRA = ("star-6-f3",)  # shown where they exist
+EXTRA = ("star-6-f3", "star-6-e40", "baseline-e40")  # shown where they exist
 LABELS = {"star-6": "STAR-6 (shipped recipe, 1 validation fold)", "star-6-f3": "STAR-6 (shipped recipe, 3 folds)",
+          "star-6-e40": "STAR-6 on a 40-epoch backbone", "baseline-e40": "global baseline on a 40-epoch backbone",
           "star-6-noam": "STAR-6, mean-pooled parts",
           "baseline": "global baseline", "mlp": "plain-MLP floor"}
 METRICS = ("zsl_acc", "S", "U", "H", "gamma_val", "H_best_test", "ausuc")
@@ -77,7 +79,7 @@ LODO_OVERLAP = {
 
 
 # ------------------------------------------------------------------------ records
-def zsl_diagnostics(benchmark: str, path: Path) -> dict:
+def zsl_diagnostics(benchmark: str, path: Path, model: str | None = None) -> dict:
     """From a head's bundle and its run's cached training features: the share of unseen test clips given to the
     unseen class predicted most often (1 / unseen classes when balanced, 1 when every clip goes to one class), and
     the ZSL accuracy after the hubness correction ``star.zsl.hubness_corrected`` (k = 10, fixed beforehand, not
@@ -93,7 +95,7 @@ def zsl_diagnostics(benchmark: str, path: Path) -> dict:
     pred = zsl_predict(scores, unseen)[np.isin(labels, unseen)]
     out = {"zsl_top_class_share": float(np.max(np.bincount(pred)) / len(pred))}
     try:
-        train = load_features(REPO / run_dir(benchmark), "train")
+        train = load_features(REPO / run_dir(benchmark, backbone_of(model)), "train")
     except FileNotFoundError:
         return out
     pipe = StarPipeline.load(path)
@@ -110,7 +112,7 @@ def head_record(benchmark: str, model: str, seed: int, path: Path) -> dict:
     """One head's numbers from its sidecar (``model.json``) and, on the PURLS splits, ``zsl_diagnostics``."""
     meta = json.loads((path / "model.json").read_text())
     m, g = meta["metrics"], meta["gamma"]
-    diag = zsl_diagnostics(benchmark, path) if benchmark.startswith("purls-") and meta["unseen_classes"] else {}
+    diag = zsl_diagnostics(benchmark, path, model) if benchmark.startswith("purls-") and meta["unseen_classes"] else {}
     return {"benchmark": benchmark, "model": model, "seed": seed, **{k: float(m[k]) for k in METRICS if k in m},
             **diag,
             "gamma_val": float(g["value"]), "epoch": g["epoch"], "val_zsl": g.get("val_zsl"), "val_H": g.get("val_H"),
@@ -137,17 +139,19 @@ def collect_heads() -> list[dict]:
     """Stored head records, updated with every head under ``runs/`` (kept per benchmark x model x seed x machine)."""
     key = lambda r: (r["benchmark"], r["model"], r["seed"], machine_of(r))  # noqa: E731
     heads = {key(r): r for r in json.loads(HEADS_JSON.read_text())} if HEADS_JSON.is_file() else {}
-    for benchmark in (b for group in GROUPS.values() for b in group):
-        for d in sorted((REPO / run_dir(benchmark) / "ckpt").glob("*-s*")):
-            match = re.fullmatch(r"(.+)-s(\d+)", d.name)
-            if match and match.group(1) in MODELS and (d / "model.json").is_file():
-                meta = json.loads((d / "model.json").read_text())
-                old = heads.get((benchmark, match.group(1), int(match.group(2)), machine_of(meta)))
-                if old is not None and old.get("wall_time_s") == meta["wall_time_s"] and (
-                        "zsl_acc_csls" in old or not benchmark.startswith("purls-")):
-                    continue  # already collected from this very head
-                rec = head_record(benchmark, match.group(1), int(match.group(2)), d)
-                heads[key(rec)] = rec
+    dirs = [(b, d) for b in (b for group in GROUPS.values() for b in group)
+            for backbone in dict.fromkeys(backbone_of(m) for m in MODELS)
+            for d in sorted((REPO / run_dir(b, backbone) / "ckpt").glob("*-s*"))]
+    for benchmark, d in dirs:
+        match = re.fullmatch(r"(.+)-s(\d+)", d.name)
+        if match and match.group(1) in MODELS and (d / "model.json").is_file():
+            meta = json.loads((d / "model.json").read_text())
+            old = heads.get((benchmark, match.group(1), int(match.group(2)), machine_of(meta)))
+            if old is not None and old.get("wall_time_s") == meta["wall_time_s"] and (
+                    "zsl_acc_csls" in old or not benchmark.startswith("purls-")):
+                continue  # already collected from this very head
+            rec = head_record(benchmark, match.group(1), int(match.group(2)), d)
+            heads[key(rec)] = rec
     HEADS_JSON.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(HEADS_JSON, json.dumps(sorted(heads.values(), key=key), indent=1))
     return list(heads.values())
@@ -268,7 +272,12 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
     for a, b in (("star-6", "baseline"), ("star-6-noam", "baseline"), ("star-6", "star-6-noam"), ("star-6", "mlp"),
                  ("baseline", "mlp")):
         lines.append(f"| {a} - {b} | " + " | ".join(_pct(*paired(records, s, a, b)) for s in splits) + " |")
-    for model in ("star-6", "star-6-noam", "baseline"):
+    for a, b in (("star-6-e40", "star-6"), ("baseline-e40", "baseline")):
+        if any(paired(records, s, a, b)[2] for s in splits):
+            lines.append(f"| {a} - {b} | " + " | ".join(_pct(*paired(records, s, a, b)) for s in splits) + " |")
+    for model in ("star-6", "star-6-noam", "baseline", "star-6-e40"):
+        if not any(_cell(records, s, model, "zsl_acc")[2] for s in splits):
+            continue
         gaps = []
         for s in splits:
             m, _, n = _cell(records, s, model, "zsl_acc")
@@ -286,6 +295,7 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
             cells = [_cell(records, s, model, key) for s in splits]
             if any(c[2] for c in cells):
                 lines.append(f"| {LABELS[model]} | {what} | " + " | ".join(_pct(*c) for c in cells) + " |")
+    lines += ["", *probe_lines(records, splits)]
     lines += ["", "GZSL on the datasets' own clip splits (`purls-<split>-gzsl`: NW-UCLA views 1-2 train, view 3 "
               "tests; UTD-MHAD odd subjects train, even test; the same class splits; a second backbone per split; "
               "epoch, part weight and gamma chosen on validation H). S / U / H at the validation gamma, mean ± CI "
@@ -312,6 +322,32 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
               ".venv/bin/python bench/mlp_floor.py --split lodo-nwucla,lodo-msr3d,lodo-gtu3d,lodo-utdmhad --seed 0,1,2,3,4 "
               "\\", "    --canonical view,joints --protocol protocol --json-out bench/results/mlp_purls.json --skip-done",
               ".venv/bin/python bench/purls_report.py", "```", END]
+    return lines
+
+
+def probe_lines(records: list[dict], splits: list[str]) -> list[str]:
+    """Where the accuracy is lost: the MLP floor's recipe on raw joints against the same recipe on each split's
+    backbone features (``bench/feature_probe.py``), with the backbones' training accuracy in their last epoch."""
+    if not PROBE_JSON.is_file():
+        return []
+    probes = [dict(r, model=f"probe-{r['backbone']}") for r in json.loads(PROBE_JSON.read_text())["records"]]
+    lines = ["Where it is lost: the plain-MLP floor's MLP and recipe (fixed MiniLM names, 30 epochs, nothing chosen "
+             "on validation for ZSL top-1), trained once on the clips' raw joints (the floor above) and once on the "
+             "split's own backbone features, averaged over time and joints (`bench/feature_probe.py`, "
+             "`bench/results/feature_probe.json`). Same MLP, same text: only the input differs. Mean ± 95 % CI over "
+             "seeds (n); the backbone's training accuracy in its last epoch:", "",
+             *_table_head(["input", "measure"], splits)]
+    lines.append("| raw joints (the floor) | ZSL | " + " | ".join(_pct(*_cell(records, s, "mlp", "zsl_acc"))
+                                                       for s in splits) + " |")
+    for backbone, what in (("recipe", "the recipe's backbone (14 epochs)"), ("e40", "a 40-epoch backbone")):
+        model = f"probe-{backbone}"
+        if not any(r["model"] == model for r in probes):
+            continue
+        for key, measure in (("zsl_acc", "ZSL"), ("top_class_share", "top-class share"),
+                             ("backbone_train_acc", "backbone training accuracy")):
+            cells = [_cell(probes, s, model, key) for s in splits]
+            text = [f"{100 * m:.1f}" if n and key == "backbone_train_acc" else _pct(m, h, n) for m, h, n in cells]
+            lines.append(f"| features of {what} | {measure} | " + " | ".join(text) + " |")
     return lines
 
 
@@ -353,8 +389,10 @@ def lodo_lines(records: list[dict]) -> list[str]:
         lines.append(f"| {LABELS[model]} | " + " | ".join(_pct(*c) for c in cells) + f" | {overall} |")
     missing = [LABELS[m] for m in ORDER if not any(r["model"] == m and r["split"] in folds for r in records)]
     if missing:
-        lines += ["", f"Not trained yet: {', '.join(missing)} (each fold needs its own backbone on 1900-2900 clips, "
-                  "about 15-20 min here, and a STAR head on them takes several minutes per seed)."]
+        lines += ["", f"Not trained: {', '.join(missing)} (the issue asks leave-one-dataset-out of STAR, the baseline "
+                  "and the MLP; a STAR head on a fold's 1900-2900 training clips takes 6-17 min on one core here, so "
+                  "the CPU went to STAR's five seeds first; `bench/purls.py --benchmarks lodo --models star-6-noam` "
+                  "trains them on the folds' existing backbones)."]
     lines += ["", "| model | " + " | ".join(f"{f.removeprefix('lodo-')} overlap / novel" for f in folds) + " |",
               "|---|" + "---|" * len(folds)]
     for model in ORDER:

@@ -309,3 +309,50 @@ def test_a_backbone_cut_short_is_not_done(tmp_path):
     assert not backbone_done(tmp_path, 14)
     (tmp_path / BACKBONE_STATE_FILE).write_text(json.dumps({"epochs_done": 14}))
     assert backbone_done(tmp_path, 14)
+
+
+def test_a_backbone_variant_has_its_own_run_directory_and_epochs():
+    """bench/purls.py: ``star-6-e40`` is STAR-6's head on the 40-epoch backbone, trained and cached apart from the
+    recipe's (whose runs and checkpoints keep their paths)."""
+    from bench.purls import MODELS, backbone_of, checkpoint_dir, overrides
+
+    assert backbone_of("star-6") is None and backbone_of("star-6-e40") == "e40" and backbone_of(None) is None
+    assert MODELS["baseline-e40"] == MODELS["baseline"]
+    assert overrides("purls-nwucla-8/2") == {"benchmark": "purls-nwucla-8/2", "run_dir": "runs/purls-nwucla-8-2"}
+    got = overrides("purls-nwucla-8/2", "star-6-e40", 3)
+    assert got == {"benchmark": "purls-nwucla-8/2", "run_dir": "runs/purls-nwucla-8-2-e40", "backbone.epochs": 40,
+                   "backbone.milestones": [30, 37], "seed": 3, "out": "runs/purls-nwucla-8-2-e40/ckpt/star-6-e40-s3"}
+    assert overrides("purls-nwucla-8/2", backbone="e40")["run_dir"] == "runs/purls-nwucla-8-2-e40"
+    assert checkpoint_dir("lodo-msr3d", "star-6", 1) == "runs/lodo-msr3d/ckpt/star-6-s1"
+
+
+def test_the_feature_probe_trains_the_floor_mlp_on_cached_backbone_features(tmp_path, monkeypatch):
+    """bench/feature_probe.py on a feature cache written here: features that separate the classes along their
+    name embeddings give the unseen classes back; its record carries the backbone's last training accuracy."""
+    import json
+
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import feature_probe
+    from star.data import get_benchmark
+
+    split = "purls-utdmhad-22/5"
+    bench = get_benchmark(split)
+    rng = np.random.default_rng(0)
+    text = rng.standard_normal((bench.num_classes, 16)).astype(np.float32)
+    rd = tmp_path / "runs" / "purls-utdmhad-22-5"
+    (rd / "features").mkdir(parents=True)
+    (rd / "backbone_log.jsonl").write_text(json.dumps({"epoch": 14, "train_acc": 0.84}) + "\n")
+    for part, classes, per in (("train", bench.seen_classes, 6), ("test", bench.unseen_classes, 4)):
+        y = np.repeat(classes, per)
+        # a clip's feature map: its class's embedding (plus noise) in every time step and joint
+        x = (text[y] + 0.05 * rng.standard_normal((len(y), 16))).astype(np.float32)[:, :, None, None]
+        rows = {"x": np.broadcast_to(x, (len(y), 16, 2, 3)).copy(), "y": y.astype(np.int64),
+                "clip": np.arange(len(y)), "copy": np.zeros(len(y), np.int64), "source": np.full(len(y), "utdmhad")}
+        for key, value in rows.items():
+            np.save(rd / "features" / f"{part}_{key}.npy", value)
+    monkeypatch.setattr(feature_probe, "REPO", tmp_path)
+    rec = feature_probe.probe(split, 0, text)
+    assert rec["backbone"] == "recipe" and rec["backbone_train_acc"] == 0.84 and rec["n_test"] == 20
+    assert rec["zsl_acc"] >= 0.8 and rec["top_class_share"] <= 0.4
