@@ -302,7 +302,7 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
               "over seeds:", "",
               "| model | " + " | ".join(f"{s.removeprefix('purls-')} S / U / H" for s in splits) + " |",
               "|---|" + "---|" * len(splits)]
-    for model in ORDER:
+    for model in ORDER + tuple(m for m in EXTRA if any(r["model"] == m and r.get("S") is not None for r in records)):
         cells = []
         for s in splits:
             parts = [_cell(records, s, model, k) for k in ("S", "U", "H")]
