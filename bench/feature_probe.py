@@ -20,6 +20,7 @@ every training clip's clean copy and its augmented copies, as the heads see them
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -35,6 +36,7 @@ import torch  # noqa: E402
 
 import mlp_floor  # noqa: E402
 from purls import BACKBONES, run_dir  # noqa: E402
+from results import _write_atomic  # noqa: E402
 from star import zsl  # noqa: E402
 from star.data import get_benchmark  # noqa: E402
 from star.features import load_features  # noqa: E402
@@ -44,15 +46,21 @@ class Pooled:
     """What ``mlp_floor.train_mlp`` reads of its data (features and labels), from a split's feature cache."""
 
     def __init__(self, rd: Path, split: str):
-        rows = load_features(rd, split, mmap=False)
-        self.feats = rows["x"].mean(axis=(2, 3)).astype(np.float32)  # (N, C, T', V) -> (N, C)
+        rows = load_features(rd, split)  # x memory-mapped: only its pooled (N, C) is kept
+        self.feats = np.asarray(rows["x"].mean(axis=(2, 3)), np.float32)  # (N, C, T', V) -> (N, C)
         self.labels = rows["y"]
+
+
+@functools.lru_cache(maxsize=2)
+def pooled(rd: Path) -> tuple[Pooled, Pooled]:
+    """A run's (train, test) pooled features, read once for all the seeds probed on them."""
+    return Pooled(rd, "train"), Pooled(rd, "test")
 
 
 def probe(split: str, seed: int, text: np.ndarray, backbone: str | None = None) -> dict:
     bench = get_benchmark(split)
     rd = REPO / run_dir(split, backbone)
-    train, test = Pooled(rd, "train"), Pooled(rd, "test")
+    train, test = pooled(rd)
     t0 = time.perf_counter()
     score = mlp_floor.train_mlp(train, np.arange(len(train.labels)), bench.seen_classes, text, seed, aug_copies=0)
     s, y = score(test.feats), test.labels
@@ -82,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         text = mlp_floor.name_embeddings(get_benchmark(split).class_names)
         for seed in (int(s) for s in a.seed.split(",")):
             rec = probe(split, seed, text, a.backbone)
-            print(f"{split} ({rec['backbone']} backbone) seed {seed}: ZSL {100 * rec['zsl_acc']:.1f} %, top-class share {rec['top_class_share']:.2f} "
-                  f"({rec['wall_s']} s)", flush=True)
+            print(f"{split} ({rec['backbone']} backbone) seed {seed}: ZSL {100 * rec['zsl_acc']:.1f} %, "
+                  f"top-class share {rec['top_class_share']:.2f} ({rec['wall_s']} s)", flush=True)
             records.append(rec)
     if a.json_out:
         path = Path(a.json_out)
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         key = lambda r: (r["split"], r["seed"], r.get("backbone", "recipe"))  # noqa: E731
         done = {key(r) for r in records}
         keep = [r for r in old if key(r) not in done]
-        path.write_text(json.dumps({"records": keep + records}, indent=1) + "\n")
+        _write_atomic(path, json.dumps({"records": keep + records}, indent=1) + "\n")
     return 0
 
 

@@ -273,8 +273,9 @@ def section(records: list[dict], heads: list[dict]) -> list[str]:
                  ("baseline", "mlp")):
         lines.append(f"| {a} - {b} | " + " | ".join(_pct(*paired(records, s, a, b)) for s in splits) + " |")
     for a, b in (("star-6-e40", "star-6"), ("baseline-e40", "baseline"), ("star-6-e40", "baseline-e40")):
-        if any(paired(records, s, a, b)[2] for s in splits):
-            lines.append(f"| {a} - {b} | " + " | ".join(_pct(*paired(records, s, a, b)) for s in splits) + " |")
+        cells = [paired(records, s, a, b) for s in splits]
+        if any(n for *_, n in cells):
+            lines.append(f"| {a} - {b} | " + " | ".join(_pct(*c) for c in cells) + " |")
     for model in ("star-6", "star-6-noam", "baseline", "star-6-e40"):
         if not any(_cell(records, s, model, "zsl_acc")[2] for s in splits):
             continue
